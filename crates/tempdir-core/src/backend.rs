@@ -1,0 +1,130 @@
+//! The narrow trait a filesystem implements to host temporary directories.
+
+use std::io::{self, Read, Seek, Write};
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::Error;
+
+/// The identity of a filesystem object: `(st_dev, st_ino)` on POSIX.
+///
+/// Two entries with the same identity are the same object. Comparing identities is sound
+/// only while something (an open handle) keeps the object alive: a freed inode number can
+/// be handed to a new file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// The device (`st_dev`).
+    pub dev: u64,
+    /// The inode number (`st_ino`).
+    pub ino: u64,
+}
+
+/// What kind of object an entry is, as seen without following symlinks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// Anything else: a socket, a FIFO, a device node.
+    Other,
+}
+
+/// What [`TemporaryDirectory`](crate::TemporaryDirectory) needs to know about an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// Which object it is.
+    pub id: FileId,
+    /// What kind of object it is.
+    pub kind: FileKind,
+    /// Its link count: 0 for a directory that was removed while a handle kept it open.
+    pub nlink: u64,
+}
+
+/// The primitive operations of a directory capability.
+///
+/// A backend holds a handle to a *root* directory (the system temp dir, a WASI preopen, a
+/// directory in [`MemoryFs`](https://docs.rs/tempdir-memory)) and makes, inside it, the one
+/// directory a [`TemporaryDirectory`](crate::TemporaryDirectory) owns. Every name passed
+/// to a backend is a single, already validated path component, and every operation is
+/// relative to a handle: the root's, or the [`Dir`](Backend::Dir) that
+/// [`make_dir`](Backend::make_dir) returned. **No operation follows a symlink.**
+///
+/// The policy — naming, tracking, identity checks, detection of reaping, cleanup — lives in
+/// `TemporaryDirectory`, written once against this trait. A backend reports what the
+/// filesystem says, with [`io::ErrorKind::AlreadyExists`] for a taken name and
+/// [`io::ErrorKind::NotFound`] for a missing one, and [`io::ErrorKind::Unsupported`] for an
+/// operation the platform lacks.
+pub trait Backend: Send + Sync {
+    /// An open file, as returned by [`create_file`](Backend::create_file).
+    type File: Read + Write + Seek + Send + Sync;
+    /// An open handle to the directory made by [`make_dir`](Backend::make_dir).
+    type Dir: Send + Sync;
+
+    /// The absolute path of the root directory, for messages and for
+    /// [`TemporaryDirectory::dir`](crate::TemporaryDirectory::dir).
+    fn root(&self) -> &Utf8Path;
+
+    /// 64 unpredictable bits for names (from the operating system's randomness; from the
+    /// seed in a deterministic backend).
+    fn random(&self) -> u64;
+
+    /// Makes `name` in the root exclusively (`mkdirat`, failing with `AlreadyExists` if
+    /// anything is there, a symlink included), sets its mode to exactly `0700` whatever the
+    /// umask, and opens a handle to it without following symlinks. On failure nothing is
+    /// left behind.
+    fn make_dir(&self, name: &str) -> io::Result<(Self::Dir, FileId)>;
+
+    /// Takes a shared advisory lock (`flock(LOCK_SH)`) on the directory, held until the
+    /// handle is dropped. `Unsupported` where the platform has no such lock.
+    fn lock_shared(&self, dir: &Self::Dir) -> io::Result<()>;
+
+    /// The directory's own metadata, through its handle (`fstat`).
+    fn dir_meta(&self, dir: &Self::Dir) -> io::Result<Meta>;
+
+    /// What `name` in the root is now, without following symlinks; `None` if nothing is
+    /// there.
+    fn root_entry(&self, name: &str) -> io::Result<Option<Meta>>;
+
+    /// Removes the empty directory `name` from the root (`unlinkat(AT_REMOVEDIR)`), never
+    /// recursively: a directory with entries fails with `DirectoryNotEmpty`.
+    fn remove_dir(&self, name: &str) -> io::Result<()>;
+
+    /// Creates the file `name` in `dir`: create-new (`O_EXCL`), no symlink following
+    /// (`O_NOFOLLOW`), close-on-exec, read-write, mode exactly `0600`. Returns the open file
+    /// and its identity.
+    fn create_file(&self, dir: &Self::Dir, name: &str) -> io::Result<(Self::File, FileId)>;
+
+    /// Opens the existing file `name` in `dir` read-write, without following a symlink
+    /// (`ELOOP` where one is found), and returns it with its identity.
+    fn open_file(&self, dir: &Self::Dir, name: &str) -> io::Result<(Self::File, FileId)>;
+
+    /// What `name` in `dir` is now, without following symlinks; `None` if nothing is there.
+    fn entry(&self, dir: &Self::Dir, name: &str) -> io::Result<Option<Meta>>;
+
+    /// Unlinks the non-directory entry `name` in `dir` (a symlink itself, never its
+    /// target).
+    fn remove_file(&self, dir: &Self::Dir, name: &str) -> io::Result<()>;
+
+    /// Sets the access and modification times of `name` in `dir` (of `dir` itself for
+    /// `None`) to now, without following symlinks.
+    fn touch(&self, dir: &Self::Dir, name: Option<&str>) -> io::Result<()>;
+
+    /// The names of the entries in `dir`, without `.` and `..`.
+    fn list(&self, dir: &Self::Dir) -> io::Result<Vec<String>>;
+}
+
+/// A backend that can open a root directory by path, using ambient authority.
+///
+/// It is what gives `TemporaryDirectory::<B>::new()` and `new_in(root)` to a backend
+/// crate (an inherent impl on a foreign type is not possible).
+pub trait OpenRoot: Backend + Sized {
+    /// Opens `root` as the directory to make temporary directories in.
+    fn open_root(root: &Utf8Path) -> Result<Self, Error>;
+
+    /// The system's temporary directory (`std::env::temp_dir()`, which honours `TMPDIR`).
+    fn default_root() -> Result<Utf8PathBuf, Error>;
+}

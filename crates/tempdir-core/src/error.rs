@@ -1,0 +1,173 @@
+//! The one error type of the library.
+
+use std::io;
+
+use camino::Utf8PathBuf;
+
+/// The filesystem operation that failed, carried by [`Error::Io`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Op {
+    /// Opening the root directory the temporary directory is made in.
+    OpenRoot,
+    /// Making the temporary directory itself.
+    CreateDir,
+    /// Creating a file inside the temporary directory.
+    CreateFile,
+    /// Opening an existing file inside the temporary directory.
+    OpenFile,
+    /// Looking up an entry (`fstatat` without following symlinks).
+    Stat,
+    /// Unlinking a file inside the temporary directory.
+    RemoveFile,
+    /// Removing the temporary directory from its root.
+    RemoveDir,
+    /// Listing the entries of the temporary directory.
+    ReadDir,
+    /// Taking the shared `flock` on the directory.
+    Lock,
+    /// Refreshing access and modification times ([`keep_alive`]).
+    ///
+    /// [`keep_alive`]: crate::TemporaryDirectory::keep_alive
+    SetTimes,
+}
+
+impl Op {
+    /// A short lowercase description, as used in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::OpenRoot => "open root",
+            Op::CreateDir => "create directory",
+            Op::CreateFile => "create file",
+            Op::OpenFile => "open file",
+            Op::Stat => "stat",
+            Op::RemoveFile => "remove file",
+            Op::RemoveDir => "remove directory",
+            Op::ReadDir => "read directory",
+            Op::Lock => "lock directory",
+            Op::SetTimes => "set times",
+        }
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that can go wrong, for every backend.
+///
+/// Match on the variant (or on [`Error::io_kind`]) rather than on the message text: the
+/// text is for people and may change.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A filesystem operation failed.
+    #[error("cannot {op} {path}")]
+    Io {
+        /// What was being done.
+        op: Op,
+        /// The absolute path it was being done to.
+        path: Utf8PathBuf,
+        /// What the operating system (or the in-memory filesystem) said.
+        #[source]
+        source: io::Error,
+    },
+    /// A name (or a prefix or suffix) that can never name a file here: empty, `.`, a NUL
+    /// byte, longer than `NAME_MAX`.
+    #[error("invalid name {name:?}: {reason}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A path that does not name an entry directly inside this temporary directory: another
+    /// directory, `..`, several components.
+    #[error("{path} is not inside the temporary directory {dir}")]
+    OutsideDirectory {
+        /// The path as given.
+        path: Utf8PathBuf,
+        /// This instance's directory.
+        dir: Utf8PathBuf,
+    },
+    /// [`create`](crate::TemporaryDirectory::create) found the name taken; nothing was
+    /// opened.
+    #[error("{path} already exists")]
+    AlreadyExists {
+        /// The path that exists.
+        path: Utf8PathBuf,
+    },
+    /// Every name tried was taken (someone is planting names, or the randomness is broken).
+    #[error("no free name in {dir} after {attempts} attempts")]
+    TooManyCollisions {
+        /// Where the names were tried.
+        dir: Utf8PathBuf,
+        /// How many were tried.
+        attempts: u32,
+    },
+    /// The instance was cleaned up; it hands out no more names.
+    #[error("the temporary directory was cleaned up")]
+    CleanedUp,
+    /// The directory was removed behind our back (a tmp reaper, most likely).
+    #[error("the temporary directory {path} was removed (reaped)")]
+    Reaped {
+        /// Where the directory was.
+        path: Utf8PathBuf,
+    },
+    /// The directory's path now leads to something that is not our directory.
+    #[error("the temporary directory {path} was replaced by another entry")]
+    Replaced {
+        /// The path that no longer leads to our directory.
+        path: Utf8PathBuf,
+    },
+    /// A tracked name now holds a different file (or a symlink) than the one this instance
+    /// created; it was neither opened nor removed.
+    #[error("{path} is no longer the file this instance created")]
+    Swapped {
+        /// The path of the swapped entry.
+        path: Utf8PathBuf,
+    },
+    /// [`remove`](crate::TemporaryDirectory::remove) was asked for a name this instance does
+    /// not track; it removes only what it tracks.
+    #[error("{path} is not tracked by this temporary directory")]
+    NotTracked {
+        /// The path as resolved inside the directory.
+        path: Utf8PathBuf,
+    },
+    /// A path that must be UTF-8 (such as `TMPDIR`) is not.
+    #[error("path {path:?} is not valid UTF-8")]
+    NonUtf8Path {
+        /// The path as the operating system gave it.
+        path: std::path::PathBuf,
+    },
+    /// A process-wide setting was changed after it had already been used.
+    #[error("{what} can no longer be changed: it is already in use")]
+    AlreadyInitialized {
+        /// The setting.
+        what: &'static str,
+    },
+}
+
+impl Error {
+    /// The [`io::ErrorKind`] behind an [`Error::Io`], `None` for every other variant.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+
+    /// The operation behind an [`Error::Io`], `None` for every other variant.
+    pub fn op(&self) -> Option<Op> {
+        match self {
+            Error::Io { op, .. } => Some(*op),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(op: Op, path: Utf8PathBuf, source: io::Error) -> Self {
+        Error::Io { op, path, source }
+    }
+}
