@@ -444,6 +444,12 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
     }
 
+    /// Whether [`cleanup`](Self::cleanup) has run (or the instance was dropped): a check
+    /// without any filesystem call, unlike [`status`](Self::status).
+    pub fn is_cleaned_up(&self) -> bool {
+        self.gate().is_none()
+    }
+
     /// Refreshes the access and modification times of the directory and of every tracked
     /// file to now, through the handle and without following symlinks, so that tmpwatch,
     /// tmpreaper and systemd-tmpfiles see them as in use. Call it more often than the
