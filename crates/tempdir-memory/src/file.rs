@@ -1,0 +1,216 @@
+//! `MemoryFile`: an open file description on an inode of a `MemoryFs`.
+
+use std::fmt;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use tempdir_core::FileId;
+
+use crate::Errno;
+use crate::backend::BackendOp;
+use crate::fs::{Bytes, Handle, MemoryFs};
+use crate::meta::MemoryMetadata;
+
+/// The largest file a `MemoryFile` grows to (`EFBIG` beyond): content is held in memory,
+/// holes included.
+pub const MAX_FILE_SIZE: u64 = 1 << 30;
+
+/// A file opened read-write by [`MemoryBackend`](crate::MemoryBackend), like a
+/// `std::fs::File`: it refers to the inode, not the name, so reads and writes keep working
+/// after the name is unlinked or replaced (a reaper removing an open file loses nothing
+/// until the file is closed). Each read and write runs the filesystem's hook, is checked
+/// against its faults ([`FaultOp::Read`](crate::FaultOp::Read),
+/// [`FaultOp::Write`](crate::FaultOp::Write)) and is traced. Like `File`, `&MemoryFile`
+/// reads, writes and seeks too; the position is shared.
+///
+/// ```
+/// use std::io::{Read, Seek, SeekFrom, Write};
+/// use tempdir_core::TemporaryDirectory;
+/// use tempdir_memory::{MemoryBackend, MemoryFs};
+///
+/// let fs = MemoryFs::new();
+/// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
+/// let (mut file, path) = tmp.mkstemp()?;
+/// file.write_all(b"kept")?;
+/// fs.remove_file(&path)?; // a reaper
+/// file.seek(SeekFrom::Start(0))?;
+/// let mut back = String::new();
+/// file.read_to_string(&mut back)?;
+/// assert_eq!(back, "kept");
+/// assert_eq!(file.metadata().nlink, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct MemoryFile {
+    fs: MemoryFs,
+    handle: Handle,
+    path: Utf8PathBuf,
+    pos: AtomicU64,
+}
+
+impl fmt::Debug for MemoryFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryFile")
+            .field("path", &self.path)
+            .field("ino", &self.handle.ino)
+            .field("pos", &self.pos.load(Ordering::SeqCst))
+            .finish()
+    }
+}
+
+impl MemoryFile {
+    pub(crate) fn new(fs: &MemoryFs, handle: Handle, path: Utf8PathBuf) -> MemoryFile {
+        MemoryFile {
+            fs: fs.clone(),
+            handle,
+            path,
+            pos: AtomicU64::new(0),
+        }
+    }
+
+    /// `fstat`: what the inode is now (`nlink` 0 once unlinked).
+    pub fn metadata(&self) -> MemoryMetadata {
+        self.fs.lock().metadata(self.handle.ino)
+    }
+
+    /// Its identity.
+    pub fn id(&self) -> FileId {
+        FileId {
+            dev: MemoryFs::DEV,
+            ino: self.handle.ino,
+        }
+    }
+
+    /// The path it was created or opened at (it may lead elsewhere by now).
+    pub fn path(&self) -> &Utf8Path {
+        &self.path
+    }
+
+    /// `ftruncate`: cuts or zero-extends the content to `len` bytes.
+    pub fn set_len(&self, len: u64) -> io::Result<()> {
+        if len > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG.into());
+        }
+        let len = len as usize;
+        let mut state = self.fs.lock();
+        state.file_data(self.handle.ino).resize(len, 0);
+        state.modified(self.handle.ino);
+        let line = format!("uid={} set_len {} {len} -> ok", self.fs.uid(), self.path);
+        state.trace.push(line);
+        Ok(())
+    }
+
+    fn read_at_pos(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let op = BackendOp::Read {
+            path: self.path.clone(),
+            len: buf.len(),
+        };
+        let ino = self.handle.ino;
+        let Bytes(n) = self.fs.backend_call(&op, |state, actor| {
+            let pos = self.pos.load(Ordering::SeqCst);
+            let data = state.file_data(ino);
+            let start = usize::try_from(pos).unwrap_or(usize::MAX).min(data.len());
+            let n = buf.len().min(data.len() - start);
+            buf[..n].copy_from_slice(&data[start..start + n]);
+            self.pos.store(pos + n as u64, Ordering::SeqCst);
+            if !buf.is_empty() {
+                state.accessed(ino, actor);
+            }
+            Ok(Bytes(n))
+        })?;
+        Ok(n)
+    }
+
+    fn write_at_pos(&self, buf: &[u8]) -> io::Result<usize> {
+        let op = BackendOp::Write {
+            path: self.path.clone(),
+            len: buf.len(),
+        };
+        let ino = self.handle.ino;
+        let Bytes(n) = self.fs.backend_call(&op, |state, _| {
+            if buf.is_empty() {
+                return Ok(Bytes(0));
+            }
+            let pos = self.pos.load(Ordering::SeqCst);
+            let start = usize::try_from(pos).map_err(|_| Errno::EFBIG)?;
+            let end = start
+                .checked_add(buf.len())
+                .filter(|end| *end as u64 <= MAX_FILE_SIZE)
+                .ok_or(Errno::EFBIG)?;
+            let data = state.file_data(ino);
+            if data.len() < end {
+                // Writing past the end leaves a hole that reads as zeros.
+                data.resize(end, 0);
+            }
+            data[start..end].copy_from_slice(buf);
+            state.modified(ino);
+            self.pos.store(end as u64, Ordering::SeqCst);
+            Ok(Bytes(buf.len()))
+        })?;
+        Ok(n)
+    }
+
+    fn seek_to(&self, to: SeekFrom) -> io::Result<u64> {
+        let base = match to {
+            SeekFrom::Start(offset) => {
+                self.pos.store(offset, Ordering::SeqCst);
+                return Ok(offset);
+            }
+            SeekFrom::End(delta) => {
+                let len = self.fs.lock().file_data(self.handle.ino).len() as u64;
+                (len, delta)
+            }
+            SeekFrom::Current(delta) => (self.pos.load(Ordering::SeqCst), delta),
+        };
+        let (from, delta) = base;
+        let pos = from
+            .checked_add_signed(delta)
+            .ok_or_else(|| io::Error::from(Errno::EINVAL))?;
+        self.pos.store(pos, Ordering::SeqCst);
+        Ok(pos)
+    }
+}
+
+impl Read for MemoryFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_at_pos(buf)
+    }
+}
+
+impl Write for MemoryFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_at_pos(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for MemoryFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.seek_to(to)
+    }
+}
+
+impl Read for &MemoryFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_at_pos(buf)
+    }
+}
+
+impl Write for &MemoryFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_at_pos(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for &MemoryFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.seek_to(to)
+    }
+}
