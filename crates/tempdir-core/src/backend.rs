@@ -60,7 +60,7 @@ pub struct Meta {
 /// operation the platform lacks.
 pub trait Backend: Send + Sync {
     /// An open file, as returned by [`create_file`](Backend::create_file).
-    type File: Read + Write + Seek + Send + Sync;
+    type File: Read + Write + Seek + Send + Sync + std::fmt::Debug;
     /// An open handle to the directory made by [`make_dir`](Backend::make_dir).
     type Dir: Send + Sync;
 

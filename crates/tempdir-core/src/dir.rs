@@ -497,10 +497,13 @@ impl<B: Backend> TemporaryDirectory<B> {
             };
             (dir, std::mem::take(&mut self.state().tracked))
         };
-        let mut report = CleanupReport::new(self.probe(&dir));
+        let mut report = CleanupReport::new(DirStatus::Intact);
         for (name, created) in tracked {
             self.clean_entry(&dir, &name, created, &mut report);
         }
+        // Looked at last, to keep the window before the rmdir as short as it can be: POSIX
+        // has no "remove this directory only if it is this inode".
+        report.status = self.probe(&dir);
         match report.status {
             DirStatus::Intact => self.remove_own_dir(&dir, &mut report),
             DirStatus::Reaped => {

@@ -1,0 +1,838 @@
+//! One conformance suite for every backend: each promise of SPEC §3 that can be observed
+//! through the API, checked from outside through a [`Harness`].
+//!
+//! Provenance: the duplicity flow restates duplicity 3.2.1 `testing/unit/test_tempdir.py`
+//! (`test_all`); the mode, uniqueness, collision, root and repeated-cleanup cases restate
+//! the behaviour checked by CPython 3.11 `Lib/test/test_tempfile.py`. Written anew here.
+//!
+//! A backend proves itself with one line: `conformance!(MyHarness);`.
+
+use std::collections::HashSet;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::Barrier;
+
+use camino::Utf8Path;
+use tempdir_core::{Builder, DirStatus, Error, TemporaryDirectory};
+
+use crate::harness::{Harness, join, unsupported};
+
+/// Instantiates every case below for a harness, as `#[test]` functions.
+#[macro_export]
+macro_rules! conformance {
+    ($harness:ty) => {
+        $crate::conformance!(@cases $harness;
+            duplicity_test_all_flow,
+            dir_is_private_and_inside_root,
+            instances_get_distinct_dirs,
+            builder_prefix_and_suffix_name_the_dir,
+            builder_refuses_bad_affixes_and_makes_nothing,
+            missing_root_is_a_clear_error,
+            file_as_root_is_a_clear_error,
+            status_starts_intact,
+            mktemp_names_are_unique_inside_and_not_created,
+            mktemp_name_is_created_safely_with_create,
+            mktemp_file_made_by_the_caller_is_cleaned_up,
+            mkstemp_makes_a_private_tracked_file,
+            mkstemp_file_reads_writes_and_seeks,
+            mkstemp_names_are_unique_across_threads,
+            create_makes_a_private_tracked_file,
+            create_refuses_a_taken_name_and_keeps_its_content,
+            create_never_follows_a_planted_symlink,
+            open_reopens_a_tracked_file,
+            open_never_follows_a_symlink,
+            open_refuses_a_swapped_file,
+            full_path_and_bare_name_are_the_same_name,
+            names_outside_the_directory_are_refused,
+            impossible_names_are_refused,
+            forget_keeps_the_file_and_the_directory,
+            forget_of_an_unknown_name_is_false,
+            remove_unlinks_and_forgets,
+            remove_refuses_untracked_names,
+            remove_of_an_already_gone_file_forgets_it,
+            remove_refuses_a_swapped_file,
+            tracked_count_follows_every_operation,
+            cleanup_removes_tracked_files_then_the_directory,
+            cleanup_counts_files_already_gone,
+            cleanup_is_idempotent,
+            cleanup_keeps_the_directory_for_untracked_entries,
+            cleanup_leaves_a_swapped_file_in_place,
+            cleanup_never_follows_a_symlink_at_a_tracked_name,
+            cleanup_leaves_a_directory_at_a_mktemp_name,
+            cleanup_racing_creators_leaves_nothing_behind,
+            after_cleanup_nothing_is_handed_out,
+            drop_cleans_up,
+            reaped_directory_is_detected_and_fails_closed,
+            replaced_directory_is_detected_and_left_alone,
+            symlink_at_the_directory_name_is_replaced,
+            directory_moved_away_fails_closed_and_leaves_no_file,
+            reaper_removing_files_is_already_gone_at_cleanup,
+            keep_alive_refreshes_directory_and_files,
+            keep_alive_after_a_reap_is_an_error,
+            shared_lock_is_held_for_the_instance_life,
+            instance_is_send_and_sync,
+        );
+    };
+    (@cases $harness:ty; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::conformance::$case::<$harness>();
+            }
+        )*
+    };
+}
+
+/// The names of the entries directly in `dir`.
+fn entries<H: Harness>(h: &H, dir: &Utf8Path) -> Vec<String> {
+    h.read_dir(dir)
+}
+
+/// duplicity's `test_all`, with only SPEC §2 names.
+pub fn duplicity_test_all_flow<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let dir = td.dir().to_owned();
+
+    // Two mktemp names differ.
+    assert_ne!(td.mktemp().unwrap(), td.mktemp().unwrap());
+
+    // mkstemp; the caller unlinks and forgets.
+    let (file, path) = td.mkstemp().unwrap();
+    drop(file);
+    h.remove_file(&path).unwrap();
+    assert!(td.forget(&path));
+
+    // mkstemp_file, left to cleanup.
+    let (mut fo, path2) = td.mkstemp_file().unwrap();
+    fo.write_all(b"foo").unwrap();
+    fo.flush().unwrap();
+    drop(fo);
+    assert_eq!(h.read(&path2).unwrap(), b"foo");
+
+    let report = td.cleanup();
+    assert!(report.dir_removed, "{report:?}");
+    assert!(report.is_complete());
+    assert!(!h.exists(&dir));
+}
+
+pub fn dir_is_private_and_inside_root<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    assert!(td.dir().is_absolute());
+    assert_eq!(td.dir().parent(), Some(h.root()));
+    assert!(h.is_dir(td.dir()));
+    let name = td.dir().file_name().unwrap();
+    assert!(name.starts_with(tempdir_core::DEFAULT_PREFIX), "{name}");
+    match h.mode(td.dir()) {
+        Some(mode) => assert_eq!(mode, 0o700),
+        None => unsupported(&h, "dir_is_private_and_inside_root", "modes"),
+    }
+}
+
+pub fn instances_get_distinct_dirs<H: Harness>() {
+    let h = H::new();
+    let dirs: HashSet<_> = (0..20)
+        .map(|_| h.make())
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|td| td.dir().to_owned())
+        .collect();
+    assert_eq!(dirs.len(), 20);
+}
+
+pub fn builder_prefix_and_suffix_name_the_dir<H: Harness>() {
+    let h = H::new();
+    let td = Builder::new()
+        .prefix("duplicity-")
+        .suffix("-tempdir")
+        .build(h.backend())
+        .unwrap();
+    let name = td.dir().file_name().unwrap();
+    assert!(
+        name.starts_with("duplicity-") && name.ends_with("-tempdir"),
+        "{name}"
+    );
+    assert_eq!(name.len(), "duplicity-".len() + 8 + "-tempdir".len());
+}
+
+pub fn builder_refuses_bad_affixes_and_makes_nothing<H: Harness>() {
+    let h = H::new();
+    let long = "p".repeat(250);
+    for (prefix, suffix) in [
+        ("a/b", ""),
+        ("", "../x"),
+        ("nul\0", ""),
+        (long.as_str(), ""),
+    ] {
+        let err = Builder::new()
+            .prefix(prefix)
+            .suffix(suffix)
+            .build(h.backend())
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidName { .. }),
+            "{prefix:?}/{suffix:?}: {err:?}"
+        );
+    }
+    assert_eq!(entries(&h, h.root()), Vec::<String>::new());
+}
+
+pub fn missing_root_is_a_clear_error<H: Harness>() {
+    let h = H::new();
+    let missing = join(h.root(), "missing");
+    let err = h
+        .backend_in(&missing)
+        .and_then(TemporaryDirectory::with_backend)
+        .unwrap_err();
+    assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound), "{err:?}");
+    assert!(!h.exists(&missing));
+}
+
+pub fn file_as_root_is_a_clear_error<H: Harness>() {
+    let h = H::new();
+    let file = join(h.root(), "a-file");
+    h.write(&file, b"x").unwrap();
+    let err = h
+        .backend_in(&file)
+        .and_then(TemporaryDirectory::with_backend)
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert_eq!(h.read(&file).unwrap(), b"x");
+    assert_eq!(entries(&h, h.root()), vec!["a-file"]);
+}
+
+pub fn status_starts_intact<H: Harness>() {
+    let h = H::new();
+    assert_eq!(h.make().status(), DirStatus::Intact);
+}
+
+pub fn mktemp_names_are_unique_inside_and_not_created<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let mut seen = HashSet::new();
+    for _ in 0..500 {
+        let path = td.mktemp().unwrap();
+        assert_eq!(path.parent(), Some(td.dir()));
+        assert!(path.file_name().unwrap().starts_with("mktemp-"));
+        assert!(!h.exists(&path), "mktemp created {path}");
+        assert!(td.is_tracked(&path));
+        assert!(seen.insert(path));
+    }
+    assert_eq!(td.tracked_count(), 500);
+    assert_eq!(entries(&h, td.dir()), Vec::<String>::new());
+}
+
+pub fn mktemp_name_is_created_safely_with_create<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let path = td.mktemp().unwrap();
+    let mut file = td.create(&path).unwrap();
+    file.write_all(b"data").unwrap();
+    assert_eq!(h.read(&path).unwrap(), b"data");
+    // A second create of the same name is refused.
+    assert!(matches!(td.create(&path), Err(Error::AlreadyExists { .. })));
+    let report = td.cleanup();
+    assert_eq!(report.removed, 1);
+    assert!(report.is_complete(), "{report:?}");
+}
+
+pub fn mktemp_file_made_by_the_caller_is_cleaned_up<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let path = td.mktemp().unwrap();
+    h.write(&path, b"made by path").unwrap();
+    let report = td.cleanup();
+    assert_eq!((report.removed, report.already_gone), (1, 0));
+    assert!(report.is_complete(), "{report:?}");
+}
+
+pub fn mkstemp_makes_a_private_tracked_file<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_file, path) = td.mkstemp().unwrap();
+    assert_eq!(path.parent(), Some(td.dir()));
+    assert!(path.file_name().unwrap().starts_with("mkstemp-"));
+    assert!(h.exists(&path) && !h.is_symlink(&path));
+    assert!(td.is_tracked(&path));
+    match h.mode(&path) {
+        Some(mode) => assert_eq!(mode, 0o600),
+        None => unsupported(&h, "mkstemp_makes_a_private_tracked_file", "modes"),
+    }
+}
+
+pub fn mkstemp_file_reads_writes_and_seeks<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (mut file, path) = td.mkstemp().unwrap();
+    file.write_all(b"hello world").unwrap();
+    file.seek(SeekFrom::Start(6)).unwrap();
+    let mut rest = String::new();
+    file.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "world");
+
+    let (mut buffered, path2) = td.mkstemp_file().unwrap();
+    buffered.write_all(b"0123456789").unwrap();
+    buffered.seek(SeekFrom::Start(2)).unwrap();
+    let mut two = [0; 2];
+    buffered.read_exact(&mut two).unwrap();
+    assert_eq!(&two, b"23");
+    buffered.write_all(b"XY").unwrap();
+    buffered.flush().unwrap();
+    assert_eq!(h.read(&path2).unwrap(), b"0123XY6789");
+    assert_eq!(h.read(&path).unwrap(), b"hello world");
+}
+
+pub fn mkstemp_names_are_unique_across_threads<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let barrier = Barrier::new(4);
+    let names: Vec<_> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    (0..100)
+                        .map(|_| td.mkstemp().unwrap().1)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let unique: HashSet<_> = names.iter().collect();
+    assert_eq!(unique.len(), 400);
+    assert_eq!(td.tracked_count(), 400);
+    assert_eq!(entries(&h, td.dir()).len(), 400);
+    let report = td.cleanup();
+    assert_eq!(report.removed, 400);
+    assert!(report.is_complete());
+}
+
+pub fn create_makes_a_private_tracked_file<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let mut file = td.create("volume.1").unwrap();
+    file.write_all(b"v1").unwrap();
+    let path = join(td.dir(), "volume.1");
+    assert_eq!(h.read(&path).unwrap(), b"v1");
+    assert!(td.is_tracked("volume.1") && td.is_tracked(&path));
+    match h.mode(&path) {
+        Some(mode) => assert_eq!(mode, 0o600),
+        None => unsupported(&h, "create_makes_a_private_tracked_file", "modes"),
+    }
+}
+
+pub fn create_refuses_a_taken_name_and_keeps_its_content<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let planted = join(td.dir(), "planted");
+    h.write(&planted, b"theirs").unwrap();
+    let err = td.create("planted").unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
+    assert_eq!(h.read(&planted).unwrap(), b"theirs");
+    assert!(!td.is_tracked("planted"));
+}
+
+pub fn create_never_follows_a_planted_symlink<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let outside = join(h.root(), "victim");
+    h.write(&outside, b"precious").unwrap();
+    h.symlink(&outside, &join(td.dir(), "link")).unwrap();
+    assert!(matches!(
+        td.create("link"),
+        Err(Error::AlreadyExists { .. })
+    ));
+    // A dangling symlink is no different: its target is never created.
+    let nowhere = join(h.root(), "nowhere");
+    h.symlink(&nowhere, &join(td.dir(), "dangling")).unwrap();
+    assert!(matches!(
+        td.create("dangling"),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(!h.exists(&nowhere));
+    assert_eq!(h.read(&outside).unwrap(), b"precious");
+}
+
+pub fn open_reopens_a_tracked_file<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (mut file, path) = td.mkstemp().unwrap();
+    file.write_all(b"abc").unwrap();
+    drop(file);
+    let mut again = td.open(&path).unwrap();
+    let mut text = String::new();
+    again.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "abc");
+    again.write_all(b"def").unwrap();
+    assert_eq!(h.read(&path).unwrap(), b"abcdef");
+}
+
+pub fn open_never_follows_a_symlink<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let outside = join(h.root(), "victim");
+    h.write(&outside, b"precious").unwrap();
+    h.symlink(&outside, &join(td.dir(), "link")).unwrap();
+    let err = td.open("link").unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert_eq!(h.read(&outside).unwrap(), b"precious");
+    assert!(td.open("missing").unwrap_err().io_kind() == Some(std::io::ErrorKind::NotFound));
+}
+
+pub fn open_refuses_a_swapped_file<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    // The original stays open so its inode number cannot be reused by the swap.
+    let (_original, path) = td.mkstemp().unwrap();
+    h.remove_file(&path).unwrap();
+    h.write(&path, b"other").unwrap();
+    assert!(matches!(td.open(&path), Err(Error::Swapped { .. })));
+    let outside = join(h.root(), "victim");
+    h.write(&outside, b"precious").unwrap();
+    h.remove_file(&path).unwrap();
+    h.symlink(&outside, &path).unwrap();
+    assert!(matches!(td.open(&path), Err(Error::Swapped { .. })));
+    assert_eq!(h.read(&outside).unwrap(), b"precious");
+}
+
+pub fn full_path_and_bare_name_are_the_same_name<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_file, path) = td.mkstemp().unwrap();
+    let bare = path.file_name().unwrap().to_owned();
+    assert!(td.is_tracked(&path) && td.is_tracked(&bare));
+    assert!(td.forget(&bare));
+    assert!(!td.is_tracked(&path));
+    assert!(!td.forget(&path));
+}
+
+pub fn names_outside_the_directory_are_refused<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let victim = join(h.root(), "victim");
+    h.write(&victim, b"precious").unwrap();
+    let other_dir = join(h.root(), "other");
+    h.create_dir(&other_dir).unwrap();
+    let outside: Vec<camino::Utf8PathBuf> = vec![
+        "../victim".into(),
+        victim.clone(),
+        "a/b".into(),
+        "..".into(),
+        join(&other_dir, "x"),
+        join(td.dir(), "a/b"),
+        format!("{}/../victim", td.dir()).into(),
+    ];
+    for name in &outside {
+        assert!(
+            matches!(td.create(name), Err(Error::OutsideDirectory { .. })),
+            "create {name}"
+        );
+        assert!(
+            matches!(td.open(name), Err(Error::OutsideDirectory { .. })),
+            "open {name}"
+        );
+        assert!(
+            matches!(td.remove(name), Err(Error::OutsideDirectory { .. })),
+            "remove {name}"
+        );
+        assert!(!td.is_tracked(name) && !td.forget(name));
+    }
+    assert_eq!(h.read(&victim).unwrap(), b"precious");
+    assert_eq!(entries(&h, &other_dir), Vec::<String>::new());
+    assert_eq!(entries(&h, td.dir()), Vec::<String>::new());
+}
+
+pub fn impossible_names_are_refused<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let long = "n".repeat(256);
+    for name in ["", ".", "nul\0byte", long.as_str()] {
+        assert!(
+            matches!(td.create(name), Err(Error::InvalidName { .. })),
+            "{name:?}"
+        );
+        assert!(
+            matches!(td.open(name), Err(Error::InvalidName { .. })),
+            "{name:?}"
+        );
+        assert!(
+            matches!(td.remove(name), Err(Error::InvalidName { .. })),
+            "{name:?}"
+        );
+    }
+    // The longest legal name works.
+    td.create("n".repeat(255)).unwrap();
+    assert_eq!(td.tracked_count(), 1);
+}
+
+pub fn forget_keeps_the_file_and_the_directory<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_file, kept) = td.mkstemp().unwrap();
+    assert!(td.forget(&kept));
+    let report = td.cleanup();
+    assert!(h.exists(&kept));
+    assert!(!report.dir_removed);
+    assert_eq!(report.untracked, vec![kept.clone()]);
+    assert!(h.exists(td.dir()));
+}
+
+pub fn forget_of_an_unknown_name_is_false<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    assert!(!td.forget("never-handed-out"));
+    assert!(!td.forget(""));
+    assert_eq!(td.tracked_count(), 0);
+}
+
+pub fn remove_unlinks_and_forgets<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_file, path) = td.mkstemp().unwrap();
+    td.remove(&path).unwrap();
+    assert!(!h.exists(&path) && !td.is_tracked(&path));
+    assert!(matches!(td.remove(&path), Err(Error::NotTracked { .. })));
+    assert!(td.cleanup().is_complete());
+}
+
+pub fn remove_refuses_untracked_names<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let theirs = join(td.dir(), "theirs");
+    h.write(&theirs, b"x").unwrap();
+    assert!(matches!(td.remove("theirs"), Err(Error::NotTracked { .. })));
+    assert!(h.exists(&theirs));
+}
+
+pub fn remove_of_an_already_gone_file_forgets_it<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_file, path) = td.mkstemp().unwrap();
+    h.remove_file(&path).unwrap();
+    td.remove(&path).unwrap();
+    assert!(!td.is_tracked(&path));
+    let mktemp = td.mktemp().unwrap();
+    td.remove(&mktemp).unwrap();
+    assert_eq!(td.tracked_count(), 0);
+}
+
+pub fn remove_refuses_a_swapped_file<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_original, path) = td.mkstemp().unwrap();
+    h.remove_file(&path).unwrap();
+    h.write(&path, b"someone else's").unwrap();
+    assert!(matches!(td.remove(&path), Err(Error::Swapped { .. })));
+    assert_eq!(h.read(&path).unwrap(), b"someone else's");
+    assert!(td.is_tracked(&path));
+}
+
+pub fn tracked_count_follows_every_operation<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    assert_eq!(td.tracked_count(), 0);
+    let a = td.mktemp().unwrap();
+    let (_f, b) = td.mkstemp().unwrap();
+    let _c = td.create("c").unwrap();
+    assert_eq!(td.tracked_count(), 3);
+    assert!(td.create("c").is_err());
+    assert_eq!(td.tracked_count(), 3);
+    td.forget(&a);
+    td.remove(&b).unwrap();
+    assert_eq!(td.tracked_count(), 1);
+    td.cleanup();
+    assert_eq!(td.tracked_count(), 0);
+}
+
+pub fn cleanup_removes_tracked_files_then_the_directory<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let paths: Vec<_> = (0..10).map(|_| td.mkstemp().unwrap().1).collect();
+    let report = td.cleanup();
+    assert_eq!(report.removed, 10);
+    assert_eq!(report.already_gone, 0);
+    assert!(report.dir_removed && report.is_complete(), "{report:?}");
+    assert_eq!(report.status, DirStatus::Intact);
+    assert!(paths.iter().all(|p| !h.exists(p)));
+    assert!(!h.exists(td.dir()));
+    assert_eq!(entries(&h, h.root()), Vec::<String>::new());
+}
+
+pub fn cleanup_counts_files_already_gone<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_f, gone) = td.mkstemp().unwrap();
+    let _kept = td.mkstemp().unwrap();
+    h.remove_file(&gone).unwrap();
+    let report = td.cleanup();
+    assert_eq!((report.removed, report.already_gone), (2, 1));
+    assert!(report.is_complete());
+}
+
+pub fn cleanup_is_idempotent<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    td.mkstemp().unwrap();
+    assert!(td.cleanup().dir_removed);
+    let again = td.cleanup();
+    assert_eq!(again.status, DirStatus::CleanedUp);
+    assert_eq!((again.removed, again.dir_removed), (0, false));
+    assert!(again.failures.is_empty() && again.left_in_place.is_empty());
+}
+
+pub fn cleanup_keeps_the_directory_for_untracked_entries<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    td.mkstemp().unwrap();
+    let stray = join(td.dir(), "stray");
+    h.write(&stray, b"not tracked").unwrap();
+    h.create_dir(&join(td.dir(), "subdir")).unwrap();
+    let report = td.cleanup();
+    assert_eq!(report.removed, 1);
+    assert!(!report.dir_removed && !report.is_complete());
+    assert_eq!(
+        report.untracked,
+        vec![stray.clone(), join(td.dir(), "subdir")]
+    );
+    assert_eq!(h.read(&stray).unwrap(), b"not tracked");
+    assert!(h.is_dir(&join(td.dir(), "subdir")));
+}
+
+pub fn cleanup_leaves_a_swapped_file_in_place<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_original, path) = td.mkstemp().unwrap();
+    h.remove_file(&path).unwrap();
+    h.write(&path, b"not ours").unwrap();
+    let report = td.cleanup();
+    assert_eq!(report.left_in_place, vec![path.clone()]);
+    assert_eq!(h.read(&path).unwrap(), b"not ours");
+    assert!(!report.dir_removed && !report.is_complete());
+}
+
+pub fn cleanup_never_follows_a_symlink_at_a_tracked_name<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let victim = join(h.root(), "victim");
+    h.write(&victim, b"precious").unwrap();
+    let (_original, path) = td.mkstemp().unwrap();
+    h.remove_file(&path).unwrap();
+    h.symlink(&victim, &path).unwrap();
+    let report = td.cleanup();
+    assert_eq!(report.left_in_place, vec![path.clone()]);
+    assert!(h.is_symlink(&path));
+    assert_eq!(h.read(&victim).unwrap(), b"precious");
+}
+
+pub fn cleanup_leaves_a_directory_at_a_mktemp_name<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let path = td.mktemp().unwrap();
+    h.create_dir(&path).unwrap();
+    h.write(&join(&path, "inner"), b"x").unwrap();
+    let report = td.cleanup();
+    assert_eq!(report.left_in_place, vec![path.clone()]);
+    assert!(h.exists(&join(&path, "inner")), "never recursive");
+}
+
+pub fn cleanup_racing_creators_leaves_nothing_behind<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let barrier = Barrier::new(5);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                barrier.wait();
+                loop {
+                    match td.mkstemp() {
+                        Ok(_) => {}
+                        Err(Error::CleanedUp) => break,
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            });
+        }
+        barrier.wait();
+        while td.tracked_count() < 50 {
+            std::thread::yield_now();
+        }
+        let report = td.cleanup();
+        assert!(report.is_complete(), "{report:?}");
+    });
+    assert_eq!(entries(&h, h.root()), Vec::<String>::new());
+}
+
+pub fn after_cleanup_nothing_is_handed_out<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_f, path) = td.mkstemp().unwrap();
+    td.cleanup();
+    assert!(matches!(td.mktemp(), Err(Error::CleanedUp)));
+    assert!(matches!(td.mkstemp(), Err(Error::CleanedUp)));
+    assert!(matches!(td.mkstemp_file(), Err(Error::CleanedUp)));
+    assert!(matches!(td.create("x"), Err(Error::CleanedUp)));
+    assert!(matches!(td.open(&path), Err(Error::CleanedUp)));
+    assert!(matches!(td.remove(&path), Err(Error::CleanedUp)));
+    assert!(matches!(td.keep_alive(), Err(Error::CleanedUp)));
+    assert_eq!(td.status(), DirStatus::CleanedUp);
+    // Unlike duplicity, nothing lands in the root (or anywhere) after cleanup.
+    assert_eq!(entries(&h, h.root()), Vec::<String>::new());
+}
+
+pub fn drop_cleans_up<H: Harness>() {
+    let h = H::new();
+    let (dir, path) = {
+        let td = h.make();
+        let (_f, path) = td.mkstemp().unwrap();
+        (td.dir().to_owned(), path)
+    };
+    assert!(!h.exists(&path) && !h.exists(&dir));
+}
+
+/// The reaper removes our files and then our empty directory (tmpwatch's same-pass case).
+fn reap<H: Harness>(h: &H, dir: &Utf8Path) {
+    for name in h.read_dir(dir) {
+        h.remove_file(&join(dir, &name)).unwrap();
+    }
+    h.remove_dir(dir).unwrap();
+}
+
+pub fn reaped_directory_is_detected_and_fails_closed<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_f, path) = td.mkstemp().unwrap();
+    reap(&h, td.dir());
+    assert_eq!(td.status(), DirStatus::Reaped);
+    assert!(matches!(td.mktemp(), Err(Error::Reaped { .. })));
+    assert!(matches!(td.mkstemp(), Err(Error::Reaped { .. })));
+    assert!(matches!(td.create("x"), Err(Error::Reaped { .. })));
+    assert!(matches!(td.keep_alive(), Err(Error::Reaped { .. })));
+    assert!(!h.exists(td.dir()), "nothing recreated the directory");
+    let report = td.cleanup();
+    assert_eq!(report.status, DirStatus::Reaped);
+    assert_eq!((report.removed, report.already_gone), (1, 1));
+    assert!(!report.dir_removed && !h.exists(&path));
+}
+
+pub fn replaced_directory_is_detected_and_left_alone<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_f, path) = td.mkstemp().unwrap();
+    let name = path.file_name().unwrap().to_owned();
+    reap(&h, td.dir());
+    // Someone makes a directory at the same path, with a file at our tracked name.
+    h.create_dir(td.dir()).unwrap();
+    h.write(&path, b"theirs").unwrap();
+    assert_eq!(td.status(), DirStatus::Replaced);
+    assert!(matches!(td.mktemp(), Err(Error::Replaced { .. })));
+    assert!(matches!(td.mkstemp(), Err(Error::Replaced { .. })));
+    assert!(matches!(td.create("x"), Err(Error::Replaced { .. })));
+    assert_eq!(entries(&h, td.dir()), vec![name]);
+    let report = td.cleanup();
+    assert_eq!(report.status, DirStatus::Replaced);
+    assert!(!report.dir_removed);
+    assert_eq!(
+        h.read(&path).unwrap(),
+        b"theirs",
+        "the stranger's file is untouched"
+    );
+    assert!(h.is_dir(td.dir()), "the stranger's directory is untouched");
+}
+
+pub fn symlink_at_the_directory_name_is_replaced<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    reap(&h, td.dir());
+    let elsewhere = join(h.root(), "elsewhere");
+    h.create_dir(&elsewhere).unwrap();
+    h.symlink(&elsewhere, td.dir()).unwrap();
+    assert_eq!(td.status(), DirStatus::Replaced);
+    assert!(matches!(td.mkstemp(), Err(Error::Replaced { .. })));
+    let report = td.cleanup();
+    assert!(!report.dir_removed);
+    assert!(h.is_symlink(td.dir()) && h.is_dir(&elsewhere));
+    assert_eq!(entries(&h, &elsewhere), Vec::<String>::new());
+}
+
+pub fn directory_moved_away_fails_closed_and_leaves_no_file<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let moved = join(h.root(), "moved");
+    h.rename(td.dir(), &moved).unwrap();
+    h.create_dir(td.dir()).unwrap();
+    assert_eq!(td.status(), DirStatus::Replaced);
+    // The handle still leads to the moved directory, where a create would succeed; the
+    // path would lead elsewhere, so nothing is handed out and nothing is left.
+    assert!(matches!(td.mkstemp(), Err(Error::Replaced { .. })));
+    assert!(matches!(td.create("x"), Err(Error::Replaced { .. })));
+    assert_eq!(entries(&h, &moved), Vec::<String>::new());
+    assert_eq!(entries(&h, td.dir()), Vec::<String>::new());
+    let report = td.cleanup();
+    assert!(!report.dir_removed);
+    assert!(h.is_dir(td.dir()) && h.is_dir(&moved));
+}
+
+pub fn reaper_removing_files_is_already_gone_at_cleanup<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let paths: Vec<_> = (0..4).map(|_| td.mkstemp().unwrap().1).collect();
+    for path in &paths[..2] {
+        h.remove_file(path).unwrap();
+    }
+    let report = td.cleanup();
+    assert_eq!((report.removed, report.already_gone), (4, 2));
+    assert!(report.is_complete());
+}
+
+pub fn keep_alive_refreshes_directory_and_files<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_f, path) = td.mkstemp().unwrap();
+    if !(h.age(&path) && h.age(td.dir())) {
+        return unsupported(
+            &h,
+            "keep_alive_refreshes_directory_and_files",
+            "setting times",
+        );
+    }
+    let (old_a, old_m) = h.times(&path);
+    let (old_da, old_dm) = h.times(td.dir());
+    td.keep_alive().unwrap();
+    let (a, m) = h.times(&path);
+    let (da, dm) = h.times(td.dir());
+    assert!(a > old_a && m > old_m, "file times refreshed");
+    assert!(da > old_da && dm > old_dm, "directory times refreshed");
+}
+
+pub fn keep_alive_after_a_reap_is_an_error<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    reap(&h, td.dir());
+    assert!(matches!(td.keep_alive(), Err(Error::Reaped { .. })));
+}
+
+pub fn shared_lock_is_held_for_the_instance_life<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let Some(blocked) = h.exclusive_lock_blocked(td.dir()) else {
+        return unsupported(&h, "shared_lock_is_held_for_the_instance_life", "flock");
+    };
+    assert!(
+        blocked,
+        "systemd-tmpfiles' LOCK_EX|LOCK_NB must fail while the instance lives"
+    );
+    // Once our files are gone the lock goes with the handle: keep an untracked entry so
+    // the directory survives cleanup and can be tried again.
+    h.write(&join(td.dir(), "stay"), b"").unwrap();
+    td.cleanup();
+    assert_eq!(h.exclusive_lock_blocked(td.dir()), Some(false));
+}
+
+pub fn instance_is_send_and_sync<H: Harness>() {
+    fn check<T: Send + Sync>() {}
+    check::<TemporaryDirectory<H::B>>();
+}
