@@ -1,0 +1,237 @@
+//! The shared instance: duplicity's `tempdir.default()`.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tempdir_core::{Error, Utf8Path, Utf8PathBuf};
+
+use crate::{DefaultBackend, TemporaryDirectory};
+
+/// The shared instance and the root it is made in, behind one lock.
+struct Shared {
+    /// Set by [`set_default_root`]; `None` means the system temp dir.
+    root: Option<Utf8PathBuf>,
+    /// Whether an instance was ever made: the root is fixed from then on.
+    used: bool,
+    instance: Option<Arc<TemporaryDirectory>>,
+}
+
+static SHARED: Mutex<Shared> = Mutex::new(Shared {
+    root: None,
+    used: false,
+    instance: None,
+});
+
+fn shared() -> MutexGuard<'static, Shared> {
+    // Nothing panics while holding it; should something, the state is still consistent.
+    SHARED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The process-wide instance, made on first use: duplicity's `tempdir.default()`.
+///
+/// Every thread gets the same instance; many threads racing on the first call make one
+/// directory. A failure is returned and the next call tries again. Once the instance is
+/// cleaned up, the next call makes a fresh one (in the same root).
+///
+/// The root is the one given to [`set_default_root`] before first use, else the system
+/// temp dir (`TMPDIR`, else `/tmp`) for cap-std, or `/tmp` in [`shared_memory_fs`] for the
+/// in-memory backend.
+///
+/// With the `tempfile` feature, the first instance also becomes the `tempfile` crate's
+/// default directory (`tempfile::env::override_temp_dir`), so that
+/// `tempfile::NamedTempFile::new()` anywhere in the program lands inside it, as duplicity
+/// points Python's `tempfile.tempdir` at its directory. That override can be made once per
+/// process: after the first instance is cleaned up, `tempfile` keeps its old path and its
+/// creations there fail (nothing lands elsewhere); this instance does not track them.
+///
+/// Nothing is cleaned up at exit (Rust runs no destructors for statics): call
+/// `default()?.cleanup()` at the end of `main`, as duplicity's callers do in a `finally`.
+pub fn default() -> Result<Arc<TemporaryDirectory>, Error> {
+    let mut shared = shared();
+    if let Some(instance) = &shared.instance {
+        if !instance.is_cleaned_up() {
+            return Ok(Arc::clone(instance));
+        }
+    }
+    // Made under the lock, so that racing first calls make one directory.
+    let instance = Arc::new(make(shared.root.as_deref())?);
+    let first = !shared.used;
+    shared.used = true;
+    shared.instance = Some(Arc::clone(&instance));
+    drop(shared);
+    tracing::debug!(path = %instance.dir(), "made the shared temporary directory");
+    if first {
+        redirect_tempfile(&instance);
+    }
+    Ok(instance)
+}
+
+/// Sets the root [`default()`] makes its directory in: duplicity's `--tempdir`
+/// (`config.temproot`). Call it before the first `default()`; afterwards it is
+/// [`Error::AlreadyInitialized`] and the root stays as it was.
+///
+/// The root is checked when `default()` makes the directory, and a bad one is an error
+/// there.
+pub fn set_default_root(root: impl AsRef<Utf8Path>) -> Result<(), Error> {
+    let mut shared = shared();
+    if shared.used {
+        return Err(Error::AlreadyInitialized {
+            what: "the default root",
+        });
+    }
+    shared.root = Some(root.as_ref().to_owned());
+    Ok(())
+}
+
+#[cfg(feature = "cap-std")]
+fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
+    match root {
+        Some(root) => TemporaryDirectory::new_in(root),
+        None => TemporaryDirectory::new(),
+    }
+}
+
+#[cfg(all(feature = "memory", not(feature = "cap-std")))]
+fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
+    let backend = DefaultBackend::new(&shared_memory_fs(), root.unwrap_or("/tmp".into()))?;
+    TemporaryDirectory::with_backend(backend)
+}
+
+/// The process-wide in-memory filesystem [`default()`] uses when the in-memory backend is
+/// the default one (the `memory` feature without `cap-std`). It holds `/tmp`.
+#[cfg(feature = "memory")]
+pub fn shared_memory_fs() -> tempdir_memory::MemoryFs {
+    static FS: std::sync::OnceLock<tempdir_memory::MemoryFs> = std::sync::OnceLock::new();
+    FS.get_or_init(tempdir_memory::MemoryFs::new).clone()
+}
+
+#[cfg(feature = "tempfile")]
+fn redirect_tempfile(instance: &TemporaryDirectory) {
+    match tempfile::env::override_temp_dir(instance.dir().as_std_path()) {
+        Ok(()) => {
+            tracing::debug!(path = %instance.dir(), "tempfile's default directory now is ours")
+        }
+        Err(other) => tracing::warn!(path = %instance.dir(), tempfile_dir = %other.display(),
+            "tempfile's default directory was already set elsewhere"),
+    }
+}
+
+#[cfg(not(feature = "tempfile"))]
+fn redirect_tempfile(_: &TemporaryDirectory) {}
+
+/// Forgets the shared instance and the root, for tests of this module only.
+#[cfg(test)]
+pub(crate) fn reset() {
+    let mut shared = shared();
+    if let Some(instance) = shared.instance.take() {
+        instance.cleanup();
+    }
+    shared.root = None;
+    shared.used = false;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use serial_test::serial;
+
+    use super::*;
+
+    /// A root of our own for the shared instance, made fresh for each test.
+    fn fresh_root() -> Utf8PathBuf {
+        reset();
+        #[cfg(feature = "cap-std")]
+        {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let root = Utf8PathBuf::try_from(std::env::temp_dir())
+                .unwrap()
+                .join(format!(
+                    "tempdirs-default-test-{}-{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                ));
+            std::fs::create_dir(&root).unwrap();
+            set_default_root(&root).unwrap();
+            root
+        }
+        #[cfg(not(feature = "cap-std"))]
+        Utf8PathBuf::from("/tmp")
+    }
+
+    fn remove_root(root: &Utf8Path) {
+        reset();
+        if cfg!(feature = "cap-std") {
+            std::fs::remove_dir(root).expect("cleanup left the root empty");
+        }
+    }
+
+    // The shared instance is process-global state: these tests run one at a time.
+    #[test]
+    #[serial(default_instance)]
+    fn racing_first_calls_make_one_instance() {
+        let root = fresh_root();
+        let barrier = Barrier::new(16);
+        let instances: Vec<Arc<TemporaryDirectory>> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..16)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        default().unwrap()
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(instances.iter().all(|i| Arc::ptr_eq(i, &instances[0])));
+        #[cfg(feature = "cap-std")]
+        assert_eq!(
+            std::fs::read_dir(&root).unwrap().count(),
+            1,
+            "one directory"
+        );
+        remove_root(&root);
+    }
+
+    #[test]
+    #[serial(default_instance)]
+    fn a_cleaned_up_instance_is_replaced() {
+        let root = fresh_root();
+        let first = default().unwrap();
+        assert!(Arc::ptr_eq(&first, &default().unwrap()));
+        first.mkstemp().unwrap();
+        assert!(first.cleanup().is_complete());
+        let second = default().unwrap();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_ne!(first.dir(), second.dir());
+        second.mkstemp().unwrap();
+        remove_root(&root);
+    }
+
+    #[test]
+    #[serial(default_instance)]
+    fn the_root_is_fixed_once_used() {
+        let root = fresh_root();
+        let tmp = default().unwrap();
+        assert_eq!(tmp.dir().parent(), Some(root.as_path()));
+        assert!(matches!(
+            set_default_root("/elsewhere"),
+            Err(Error::AlreadyInitialized { .. })
+        ));
+        assert_eq!(default().unwrap().dir().parent(), Some(root.as_path()));
+        remove_root(&root);
+    }
+
+    #[test]
+    #[serial(default_instance)]
+    fn a_failure_is_returned_and_the_next_call_retries() {
+        reset();
+        set_default_root("/no/such/root/for/tempdirs").unwrap();
+        let err = default().unwrap_err();
+        assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound), "{err:?}");
+        // The failed call fixed nothing: the root can still be changed, and then it works.
+        let root = fresh_root();
+        assert!(default().is_ok());
+        remove_root(&root);
+    }
+}
