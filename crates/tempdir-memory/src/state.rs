@@ -646,11 +646,16 @@ impl State {
         let Some(name) = lookup.name else {
             return Err(Errno::EISDIR);
         };
+        self.unlink_entry(actor, lookup.parent, &name, ino)
+    }
+
+    /// `unlink`: permission first, then the kind, as Linux's `may_delete` orders them.
+    fn unlink_entry(&mut self, actor: Actor, dir: u64, name: &str, ino: u64) -> Result<(), Errno> {
+        self.may_delete(dir, ino, actor)?;
         if self.inode(ino).is_dir() {
             return Err(Errno::EISDIR);
         }
-        self.may_delete(lookup.parent, ino, actor)?;
-        self.detach(lookup.parent, &name);
+        self.detach(dir, name);
         Ok(())
     }
 
@@ -663,12 +668,14 @@ impl State {
         self.rmdir_entry(actor, lookup.parent, &name, ino)
     }
 
+    /// `rmdir`: permission first, then the kind, then emptiness, as Linux checks them (an
+    /// attacker learns nothing about a directory it may not remove).
     fn rmdir_entry(&mut self, actor: Actor, dir: u64, name: &str, ino: u64) -> Result<(), Errno> {
+        self.may_delete(dir, ino, actor)?;
         let entries = self.inode(ino).entries().ok_or(Errno::ENOTDIR)?;
         if !entries.is_empty() {
             return Err(Errno::ENOTEMPTY);
         }
-        self.may_delete(dir, ino, actor)?;
         self.detach(dir, name);
         Ok(())
     }
@@ -975,12 +982,7 @@ impl State {
         name: &str,
     ) -> Result<(), Errno> {
         let ino = self.lookup_at(dir, name, actor)?.ok_or(Errno::ENOENT)?;
-        if self.inode(ino).is_dir() {
-            return Err(Errno::EISDIR);
-        }
-        self.may_delete(dir, ino, actor)?;
-        self.detach(dir, name);
-        Ok(())
+        self.unlink_entry(actor, dir, name, ino)
     }
 
     /// `utimensat(dir, name, NULL, AT_SYMLINK_NOFOLLOW)` (`futimens(dir, NULL)` for no
