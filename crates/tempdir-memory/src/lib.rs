@@ -62,3 +62,5 @@ pub use file::{MAX_FILE_SIZE, MemoryFile};
 pub use fs::MemoryFs;
 pub use meta::MemoryMetadata;
 
+#[cfg(test)]
+mod tests;
