@@ -98,3 +98,8 @@ pub type DefaultBackend = tempdir_memory::MemoryBackend;
 /// [`tempdirs::core::TemporaryDirectory`](tempdir_core::TemporaryDirectory) for every
 /// method.
 pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<DefaultBackend>;
+
+/// The README's Rust example, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;
