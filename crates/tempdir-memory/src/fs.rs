@@ -507,8 +507,10 @@ impl MemoryFs {
     /// Sets the function called **before** each backend operation (and each read and write
     /// on a backend file), with no internal lock held, so that a simulated reaper or
     /// attacker can act on the filesystem at exactly that point. It receives the backend's
-    /// view and the operation about to run. Backend operations the hook makes itself do not
-    /// call it again. Replaces any previous hook.
+    /// view and the operation about to run. Backend operations made while a hook runs on
+    /// the same thread (on any `MemoryFs`) call no hook, so a hook may drive a backend
+    /// without recursing. Hooks on several threads run one at a time. Replaces any previous
+    /// hook; a hook may replace or clear itself.
     ///
     /// ```
     /// use tempdir_core::{DirStatus, TemporaryDirectory};
