@@ -421,3 +421,29 @@ fn builder_names_replay_with_the_seed() {
     };
     assert_eq!(make(), make());
 }
+
+#[test]
+fn a_seeded_run_replays_its_trace_exactly() {
+    let run = || {
+        let fs = MemoryFs::with_seed(77);
+        let tmp = instance(&fs);
+        for _ in 0..20 {
+            tmp.mkstemp().unwrap();
+            tmp.mktemp().unwrap();
+        }
+        tmp.keep_alive().unwrap();
+        fs.inject(Fault::new(FaultOp::RemoveFile, Errno::EIO).nth(7));
+        let report = tmp.cleanup();
+        (
+            fs.trace(),
+            report
+                .failures
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (first, second) = (run(), run());
+    assert!(first.0.len() > 80, "the trace records every operation");
+    assert_eq!(first, second);
+}

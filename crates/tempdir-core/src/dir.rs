@@ -1,6 +1,7 @@
 //! `TemporaryDirectory`: names, tracking, identity checks and cleanup over a [`Backend`].
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
@@ -144,8 +145,13 @@ struct State {
     counter: u64,
     /// Every name handed out or created and not yet forgotten, with the identity of the
     /// file this instance created there (`None` for `mktemp` names: the caller creates).
-    tracked: HashMap<Box<str>, Option<FileId>>,
+    tracked: Tracked,
 }
+
+/// Fixed hash keys: the same operations visit names in the same order (cleanup, keep-alive),
+/// so a seeded run replays exactly. Names are ours or the program's own, never an
+/// adversary's, so hash flooding is not a concern.
+type Tracked = HashMap<Box<str>, Option<FileId>, BuildHasherDefault<DefaultHasher>>;
 
 /// One securely created private directory, with unique names inside it and every file it
 /// created tracked, so that cleanup removes exactly those and then the directory.
@@ -250,7 +256,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                         handle: RwLock::new(Some(handle)),
                         state: Mutex::new(State {
                             counter: 0,
-                            tracked: HashMap::new(),
+                            tracked: Tracked::default(),
                         }),
                     });
                 }
