@@ -1,0 +1,536 @@
+//! The real disk: a scratch tree under `/dev/shm` (or the system temp dir), the reaper and
+//! the attacker on a real thread with real syscalls, ages made with `utimensat`.
+//!
+//! Time: a reaper compares timestamps with its clock, and ctime and btime cannot be set.
+//! So the clock the reaper sees is the wall clock plus the idle time the scenario has
+//! skipped, and a timestamp is read in the epoch it was written in: each `advance` opens a
+//! new epoch at a boundary no older timestamp can reach (a probe file is touched until its
+//! mtime moves past what it was), and every timestamp from epoch `i` is shifted by the
+//! skip in force then. A file written before a 10-day skip looks 10 days older than one
+//! written after it, ctime and btime included — as if the process had slept, without
+//! sleeping.
+
+use std::ffi::OsStr;
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags, StatxFlags, Timestamps};
+use rustix::fs::{Timespec, UTIME_NOW};
+use tempdir_cap_std::CapStdBackend;
+use tempdir_core::{Error, FileKind, OpenRoot};
+
+use super::env::{ATTACKER_UID, BYSTANDER_UID, Env, Outside};
+use super::model::{HandleVictim, Probe, Published, Shared, Victim, VictimLog, lock};
+use super::reaper::{ReaperFs, Stat};
+use super::scenario::{self, Metrics, Plan};
+use super::sched::{Sched, SplitMix64};
+
+/// The epochs of the virtual clock: `(first real instant, skip in force)`.
+struct Clock {
+    epochs: Mutex<Vec<(Duration, Duration)>>,
+    probe: Utf8PathBuf,
+}
+
+fn real_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+fn ts(t: &rustix::fs::StatxTimestamp) -> Duration {
+    Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec)
+}
+
+fn spec(d: Duration) -> Timespec {
+    Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: d.subsec_nanos().into(),
+    }
+}
+
+impl Clock {
+    fn skip_at(&self, real: Duration) -> Duration {
+        let epochs = lock(&self.epochs);
+        epochs
+            .iter()
+            .rev()
+            .find(|(start, _)| real >= *start)
+            .map_or(Duration::ZERO, |e| e.1)
+    }
+
+    fn now(&self) -> Duration {
+        let now = real_now();
+        now + self.skip_at(now)
+    }
+
+    fn virt(&self, real: Duration) -> Duration {
+        real + self.skip_at(real)
+    }
+
+    /// The real instant a virtual one came from (for the reapers' restoring of times).
+    fn real(&self, virt: Duration) -> Duration {
+        let epochs = lock(&self.epochs);
+        for (i, (start, skip)) in epochs.iter().enumerate().rev() {
+            let end = epochs.get(i + 1).map(|e| e.0);
+            if let Some(real) = virt.checked_sub(*skip)
+                && real >= *start
+                && end.is_none_or(|end| real < end)
+            {
+                return real;
+            }
+        }
+        virt
+    }
+
+    fn advance(&self, by: Duration) -> io::Result<()> {
+        let mtime = |p: &Utf8Path| -> io::Result<Duration> {
+            let now = Timestamps {
+                last_access: Timespec {
+                    tv_sec: 0,
+                    tv_nsec: UTIME_NOW,
+                },
+                last_modification: Timespec {
+                    tv_sec: 0,
+                    tv_nsec: UTIME_NOW,
+                },
+            };
+            rustix::fs::utimensat(CWD, p.as_str(), &now, AtFlags::empty())?;
+            let st = rustix::fs::statx(CWD, p.as_str(), AtFlags::empty(), StatxFlags::MTIME)?;
+            Ok(ts(&st.stx_mtime))
+        };
+        let first = mtime(&self.probe)?;
+        let mut boundary = mtime(&self.probe)?;
+        while boundary <= first {
+            std::thread::yield_now();
+            boundary = mtime(&self.probe)?;
+        }
+        let mut epochs = lock(&self.epochs);
+        let skip = epochs.last().map_or(Duration::ZERO, |e| e.1) + by;
+        epochs.push((boundary, skip));
+        Ok(())
+    }
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Acting as another uid on this thread only (`setresuid(0, uid, 0)` on the thread, as
+/// the kernel does per thread), so the kernel checks the attacker's permissions for real.
+struct AsUid(bool);
+
+impl AsUid {
+    fn enter(uid: Option<u32>) -> io::Result<AsUid> {
+        match uid {
+            Some(uid) => {
+                let uid = rustix::process::Uid::from_raw(uid);
+                rustix::thread::set_thread_res_uid(None, uid, None)?;
+                Ok(AsUid(true))
+            }
+            None => Ok(AsUid(false)),
+        }
+    }
+}
+
+impl Drop for AsUid {
+    fn drop(&mut self) {
+        if self.0 {
+            // Back to root (the saved uid is 0): the reaper runs on this thread too.
+            let _ = rustix::thread::set_thread_res_uid(None, rustix::process::Uid::ROOT, None);
+        }
+    }
+}
+
+/// An outside actor on the real disk.
+struct DiskActor {
+    clock: Arc<Clock>,
+    /// Act as this uid (only when running as root).
+    uid: Option<u32>,
+    /// Open with `O_NOATIME` (the inspector, systemd-tmpfiles).
+    noatime: bool,
+}
+
+fn stat_of(st: &rustix::fs::Statx, clock: &Clock) -> Stat {
+    let kind = match u32::from(st.stx_mode) & 0o170000 {
+        0o040000 => FileKind::Dir,
+        0o100000 => FileKind::File,
+        0o120000 => FileKind::Symlink,
+        _ => FileKind::Other,
+    };
+    let btime =
+        (st.stx_mask & StatxFlags::BTIME.bits() != 0).then(|| clock.virt(ts(&st.stx_btime)));
+    Stat {
+        kind,
+        mode: u32::from(st.stx_mode) & 0o7777,
+        uid: st.stx_uid,
+        ino: st.stx_ino,
+        atime: clock.virt(ts(&st.stx_atime)),
+        mtime: clock.virt(ts(&st.stx_mtime)),
+        ctime: clock.virt(ts(&st.stx_ctime)),
+        btime,
+    }
+}
+
+impl DiskActor {
+    fn statx(&self, path: &Utf8Path, follow: bool) -> io::Result<Stat> {
+        let _as = AsUid::enter(self.uid)?;
+        let flags = if follow {
+            AtFlags::empty()
+        } else {
+            AtFlags::SYMLINK_NOFOLLOW
+        };
+        let st = rustix::fs::statx(
+            CWD,
+            path.as_str(),
+            flags,
+            StatxFlags::BASIC_STATS | StatxFlags::BTIME,
+        )?;
+        Ok(stat_of(&st, &self.clock))
+    }
+
+    fn open_flags(&self) -> OFlags {
+        let mut flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        if self.noatime {
+            flags |= OFlags::NOATIME;
+        }
+        flags
+    }
+}
+
+impl Outside for DiskActor {
+    fn lstat(&self, path: &Utf8Path) -> io::Result<Stat> {
+        self.statx(path, false)
+    }
+    fn stat(&self, path: &Utf8Path) -> io::Result<Stat> {
+        self.statx(path, true)
+    }
+    fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>> {
+        let _as = AsUid::enter(self.uid)?;
+        let fd = rustix::fs::open(path.as_str(), self.open_flags(), Mode::empty())?;
+        let mut data = Vec::new();
+        std::fs::File::from(fd).read_to_end(&mut data)?;
+        Ok(data)
+    }
+    fn write(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        std::fs::write(path, bytes)
+    }
+    fn create_dir(&self, path: &Utf8Path, mode: u32) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        rustix::fs::mkdir(path.as_str(), Mode::from_raw_mode(mode))?;
+        // mkdir applies the umask; the mode asked for is exact.
+        rustix::fs::chmod(path.as_str(), Mode::from_raw_mode(mode))?;
+        Ok(())
+    }
+    fn symlink(&self, target: &Utf8Path, link: &Utf8Path) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        std::os::unix::fs::symlink(target, link)
+    }
+    fn read_dir(&self, path: &Utf8Path) -> io::Result<Vec<String>> {
+        let _as = AsUid::enter(self.uid)?;
+        let fd = rustix::fs::open(
+            path.as_str(),
+            self.open_flags() | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )?;
+        let mut names = Vec::new();
+        let mut dir = rustix::fs::Dir::read_from(fd.as_fd())?;
+        while let Some(entry) = dir.read() {
+            let entry = entry?;
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
+            if name != "." && name != ".." {
+                names.push(name.to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+    fn remove_file(&self, path: &Utf8Path) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        std::fs::remove_file(path)
+    }
+    fn remove_dir(&self, path: &Utf8Path) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        std::fs::remove_dir(path)
+    }
+    fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        std::fs::rename(from, to)
+    }
+    fn set_permissions(&self, path: &Utf8Path, mode: u32) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        rustix::fs::chmod(path.as_str(), Mode::from_raw_mode(mode))?;
+        Ok(())
+    }
+    fn set_times(&self, path: &Utf8Path, atime: Duration, mtime: Duration) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        let times = Timestamps {
+            last_access: spec(self.clock.real(atime)),
+            last_modification: spec(self.clock.real(mtime)),
+        };
+        rustix::fs::utimensat(CWD, path.as_str(), &times, AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(())
+    }
+    fn touch(&self, path: &Utf8Path) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        let now = Timestamps {
+            last_access: Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_NOW,
+            },
+            last_modification: Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_NOW,
+            },
+        };
+        rustix::fs::utimensat(CWD, path.as_str(), &now, AtFlags::empty())?;
+        Ok(())
+    }
+    fn now(&self) -> Duration {
+        self.clock.now()
+    }
+}
+
+/// The reapers on disk: root, by path, never following symlinks.
+struct DiskReaper<'a>(&'a DiskActor);
+
+impl ReaperFs for DiskReaper<'_> {
+    fn now(&self) -> Duration {
+        self.0.clock.now()
+    }
+    fn lstat(&self, path: &Utf8Path) -> io::Result<Stat> {
+        self.0.lstat(path)
+    }
+    fn read_dir(&self, path: &Utf8Path) -> io::Result<Vec<String>> {
+        self.0.read_dir(path)
+    }
+    fn unlink(&self, path: &Utf8Path) -> io::Result<u64> {
+        // The baton is held: nothing else moves between these two calls.
+        let ino = self.0.lstat(path)?.ino;
+        std::fs::remove_file(path).map(|()| ino)
+    }
+    fn rmdir(&self, path: &Utf8Path) -> io::Result<u64> {
+        let ino = self.0.lstat(path)?.ino;
+        std::fs::remove_dir(path).map(|()| ino)
+    }
+    fn set_times(&self, path: &Utf8Path, atime: Duration, mtime: Duration) -> io::Result<()> {
+        self.0.set_times(path, atime, mtime)
+    }
+    fn try_lock_exclusive(&self, path: &Utf8Path) -> io::Result<bool> {
+        // systemd-tmpfiles: open(O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_NOATIME) and
+        // flock(LOCK_EX|LOCK_NB). Another open file description in this process holding
+        // LOCK_SH makes it fail, as it would for a separate process.
+        let fd = rustix::fs::open(
+            path.as_str(),
+            OFlags::RDONLY
+                | OFlags::DIRECTORY
+                | OFlags::NOFOLLOW
+                | OFlags::NOATIME
+                | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The scratch directory all disk runs happen in; removed when dropped.
+pub struct Scratch {
+    base: Utf8PathBuf,
+    runs: usize,
+}
+
+impl Scratch {
+    pub fn new() -> io::Result<Scratch> {
+        let shm = Utf8Path::new("/dev/shm");
+        let parent = if shm.is_dir()
+            && rustix::fs::access(shm.as_str(), rustix::fs::Access::WRITE_OK).is_ok()
+        {
+            shm.to_owned()
+        } else {
+            Utf8PathBuf::from_path_buf(std::env::temp_dir())
+                .map_err(|_| io::Error::other("the system temp dir is not UTF-8"))?
+        };
+        let base = parent.join(format!("tempdirs-race-{}", std::process::id()));
+        std::fs::create_dir(&base)?;
+        std::fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        Ok(Scratch { base, runs: 0 })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Our own scratch tree, made by this process: removing it whole is fine here.
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+/// One disk run's tree: `tmp/` (1777), `home/victim/{.bashrc,secret/}`.
+struct DiskEnv {
+    dir: Utf8PathBuf,
+    root: Utf8PathBuf,
+    bashrc: Utf8PathBuf,
+    secret: Utf8PathBuf,
+    clock: Arc<Clock>,
+    victim: DiskActor,
+    attacker: DiskActor,
+    inspector: DiskActor,
+    reaper: DiskActor,
+    reaper_noatime: DiskActor,
+    note: String,
+}
+
+impl DiskEnv {
+    fn new(scratch: &mut Scratch, same_uid: bool) -> io::Result<DiskEnv> {
+        scratch.runs += 1;
+        let dir = scratch.base.join(format!("run-{}", scratch.runs));
+        let root = dir.join("tmp");
+        let home = dir.join("home/victim");
+        std::fs::create_dir_all(&home)?;
+        std::fs::create_dir(&root)?;
+        rustix::fs::chmod(root.as_str(), Mode::from_raw_mode(0o1777))?;
+        let bashrc = home.join(".bashrc");
+        std::fs::write(&bashrc, b"# ~/.bashrc\nexport PATH\n")?;
+        let secret = home.join("secret");
+        std::fs::create_dir(&secret)?;
+        rustix::fs::chmod(secret.as_str(), Mode::from_raw_mode(0o700))?;
+        let probe = dir.join("clock-probe");
+        std::fs::write(&probe, b"")?;
+        let clock = Arc::new(Clock {
+            epochs: Mutex::new(Vec::new()),
+            probe,
+        });
+        let root_user = is_root();
+        let other = |uid: u32| (root_user && !same_uid).then_some(uid);
+        let actor = |uid: Option<u32>, noatime: bool| DiskActor {
+            clock: Arc::clone(&clock),
+            uid,
+            noatime,
+        };
+        // Usual residents: an excluded X11 directory, a bystander's month-old report.
+        let x11 = root.join(".X11-unix");
+        std::fs::create_dir(&x11)?;
+        rustix::fs::chmod(x11.as_str(), Mode::from_raw_mode(0o1777))?;
+        let bystander = actor(root_user.then_some(BYSTANDER_UID), false);
+        let report = root.join("report-1002.txt");
+        bystander.write(&report, b"last month's report")?;
+        let month = clock.now().saturating_sub(Duration::from_secs(30 * 86_400));
+        bystander.set_times(&report, month, month)?;
+        let mut note = vec!["disk"];
+        if !root_user {
+            note.push("not root: attacker=same-uid");
+        } else if same_uid {
+            note.push("attacker=same-uid");
+        }
+        Ok(DiskEnv {
+            victim: actor(None, false),
+            attacker: actor(other(ATTACKER_UID), false),
+            inspector: actor(None, true),
+            reaper: actor(None, false),
+            reaper_noatime: actor(None, true),
+            dir,
+            root,
+            bashrc,
+            secret,
+            clock,
+            note: note.join(" "),
+        })
+    }
+}
+
+impl Drop for DiskEnv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Env for DiskEnv {
+    fn root(&self) -> &Utf8Path {
+        &self.root
+    }
+    fn bashrc(&self) -> &Utf8Path {
+        &self.bashrc
+    }
+    fn secret(&self) -> &Utf8Path {
+        &self.secret
+    }
+    fn advance(&self, by: Duration) {
+        if let Err(e) = self.clock.advance(by) {
+            panic!("cannot move the disk clock: {e}");
+        }
+    }
+    fn reaper(&self, noatime: bool) -> Box<dyn ReaperFs + '_> {
+        Box::new(DiskReaper(if noatime {
+            &self.reaper_noatime
+        } else {
+            &self.reaper
+        }))
+    }
+    fn attacker(&self) -> &dyn Outside {
+        &self.attacker
+    }
+    fn victim(&self) -> &dyn Outside {
+        &self.victim
+    }
+    fn inspector(&self) -> &dyn Outside {
+        &self.inspector
+    }
+    fn note(&self) -> String {
+        self.note.clone()
+    }
+}
+
+/// One run of `handle-cap-std`: `TemporaryDirectory<Probe<CapStdBackend>>` in a fresh
+/// `tmp/`, the adversary on its own thread.
+pub fn run_cap_std(
+    scratch: &mut Scratch,
+    plan: &Plan,
+    reaper: Option<usize>,
+    flock: bool,
+) -> Result<(Metrics, String), String> {
+    let env = DiskEnv::new(scratch, plan.same_uid).map_err(|e| e.to_string())?;
+    let reaper = super::reaper_for(reaper, &env.root, plan);
+    let sched = Arc::new(Sched::new());
+    let log: Shared<VictimLog> = Arc::default();
+    let published: Shared<Published> = Arc::default();
+    let predict = |n: usize| super::predicted_handle_names(plan.name_seed, n);
+    let probe_created = Arc::new(Mutex::new(Vec::new()));
+    let pc = Arc::clone(&probe_created);
+    let sched_probe = Arc::clone(&sched);
+    let root = env.root.clone();
+    let make = move || -> Result<Probe<CapStdBackend>, Error> {
+        let mut probe = Probe::new(CapStdBackend::open_root(&root)?, flock, Some(sched_probe));
+        probe.created = pc;
+        if plan.weak_names {
+            probe.weak_rng = Some(Arc::new(Mutex::new(SplitMix64::new(plan.name_seed))));
+        }
+        Ok(probe)
+    };
+    let mut victim = HandleVictim::new(
+        make,
+        env.victim(),
+        &sched,
+        Arc::clone(&log),
+        Arc::clone(&published),
+    );
+    let created_fn = move || lock(&probe_created).iter().map(|id| id.ino).collect();
+    let metrics = scenario::execute(
+        &env,
+        plan,
+        reaper.as_ref(),
+        &sched,
+        &mut victim as &mut dyn Victim,
+        &created_fn,
+        &log,
+        &published,
+        &predict,
+    );
+    Ok((metrics, env.note()))
+}
