@@ -373,7 +373,7 @@ impl Drop for Scratch {
 }
 
 /// One disk run's tree: `tmp/` (1777), `home/victim/{.bashrc,secret/}`.
-struct DiskEnv {
+pub struct DiskEnv {
     dir: Utf8PathBuf,
     root: Utf8PathBuf,
     bashrc: Utf8PathBuf,
@@ -388,7 +388,7 @@ struct DiskEnv {
 }
 
 impl DiskEnv {
-    fn new(scratch: &mut Scratch, same_uid: bool) -> io::Result<DiskEnv> {
+    pub fn new(scratch: &mut Scratch, same_uid: bool) -> io::Result<DiskEnv> {
         scratch.runs += 1;
         let dir = scratch.base.join(format!("run-{}", scratch.runs));
         let root = dir.join("tmp");

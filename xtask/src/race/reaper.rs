@@ -143,7 +143,13 @@ impl Reaper {
     pub fn systemd_tmpfiles(root: &Utf8Path) -> Self {
         Reaper::SystemdTmpfiles(SystemdTmpfiles {
             age: 10 * DAY,
-            exclude: vec![format!("{root}/systemd-private-*")],
+            // Paths with a line of their own (x11.conf's `D! /tmp/.X11-unix`) are skipped
+            // by the /tmp line ("a separate entry exists"), like `x` lines.
+            exclude: vec![
+                format!("{root}/systemd-private-*"),
+                format!("{root}/.X11-unix"),
+                format!("{root}/.ICE-unix"),
+            ],
             exclude_self: vec![],
         })
     }

@@ -233,3 +233,43 @@ fn the_path_model_is_harmed_and_the_handle_model_never_fails() {
     let failing: Vec<_> = out.rows.iter().filter(|r| r.fails()).collect();
     assert!(failing.is_empty(), "{failing:#?}");
 }
+
+#[test]
+fn on_disk_the_epoch_clock_ages_ctime_too_and_flock_is_real() {
+    let mut scratch = disk::Scratch::new().unwrap();
+    let env = disk::DiskEnv::new(&mut scratch, false).unwrap();
+    let root = env.root().to_owned();
+    let dir = root.join("d");
+    let locked = root.join("locked");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("f"), b"data").unwrap();
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("g"), b"data").unwrap();
+    let reaper = Reaper::systemd_tmpfiles(&root);
+    let run = |env: &disk::DiskEnv| {
+        let view = env.reaper(reaper.noatime());
+        let mut removed: Vec<String> = reaper
+            .run(&*view, &root, &mut |_| {})
+            .removed
+            .into_iter()
+            .map(|(p, _)| p.strip_prefix(&root).unwrap().to_string())
+            .collect();
+        removed.sort();
+        removed
+    };
+    // Young: nothing goes, not even the bystander's backdated report (its ctime and
+    // btime are fresh: systemd-tmpfiles wants every timestamp old).
+    assert!(run(&env).is_empty());
+    // A real LOCK_SH on an O_RDONLY|O_DIRECTORY descriptor, as the library holds it.
+    let held = std::fs::File::open(&locked).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockShared).unwrap();
+    env.advance(11 * DAY);
+    // Every timestamp, ctime and btime included, now looks 11 days old; the locked
+    // subtree is skipped.
+    assert_eq!(run(&env), ["d", "d/f", "report-1002.txt"]);
+    assert!(locked.join("g").exists());
+    // Written after the skip: young again.
+    std::fs::write(locked.join("h"), b"new").unwrap();
+    let st = env.inspector().lstat(&locked.join("h")).unwrap();
+    assert!(env.inspector().now() - st.ctime < DAY);
+}
