@@ -423,7 +423,12 @@ impl DiskEnv {
         bystander.write(&report, b"last month's report")?;
         let month = clock.now().saturating_sub(Duration::from_secs(30 * 86_400));
         bystander.set_times(&report, month, month)?;
-        let mut note = vec!["disk"];
+        // The victim is this process: root here, as for duplicity's system backups.
+        let mut note = vec![if root_user {
+            "disk victim=root"
+        } else {
+            "disk"
+        }];
         if !root_user {
             note.push("not root: attacker=same-uid");
         } else if same_uid {
