@@ -191,3 +191,151 @@ fn walk(root: &Utf8Path) -> Vec<Utf8PathBuf> {
 }
 
 crate::conformance!(DiskHarness);
+
+#[cfg(unix)]
+mod unix_only {
+    use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use cap_std::ambient_authority;
+    use cap_std::fs::Dir;
+    use rustix::io::{FdFlags, fcntl_getfd};
+    use serial_test::serial;
+    use tempdir_core::{DirStatus, TemporaryDirectory};
+
+    use super::*;
+
+    /// The umask is process-global: these tests run one at a time and restore it.
+    struct Umask(rustix::fs::Mode);
+
+    impl Umask {
+        fn set(mask: u32) -> Self {
+            Umask(rustix::process::umask(rustix::fs::Mode::from_raw_mode(
+                mask,
+            )))
+        }
+    }
+
+    impl Drop for Umask {
+        fn drop(&mut self) {
+            rustix::process::umask(self.0);
+        }
+    }
+
+    #[test]
+    #[serial(umask)]
+    fn modes_are_exact_under_any_umask() {
+        for mask in [0o000, 0o022, 0o077, 0o277] {
+            let _umask = Umask::set(mask);
+            let h = DiskHarness::new();
+            let tmp = h.make();
+            let (_f, path) = tmp.mkstemp().unwrap();
+            let _g = tmp.create("named").unwrap();
+            assert_eq!(h.mode(tmp.dir()), Some(0o700), "umask {mask:o}");
+            assert_eq!(h.mode(&path), Some(0o600), "umask {mask:o}");
+            assert_eq!(
+                h.mode(&tmp.dir().join("named")),
+                Some(0o600),
+                "umask {mask:o}"
+            );
+            assert!(tmp.cleanup().is_complete());
+        }
+    }
+
+    #[test]
+    fn returned_files_are_close_on_exec() {
+        let h = DiskHarness::new();
+        let tmp = h.make();
+        let (file, path) = tmp.mkstemp().unwrap();
+        assert!(fcntl_getfd(&file).unwrap().contains(FdFlags::CLOEXEC));
+        let created = tmp.create("c").unwrap();
+        assert!(fcntl_getfd(&created).unwrap().contains(FdFlags::CLOEXEC));
+        let opened = tmp.open(&path).unwrap();
+        assert!(fcntl_getfd(&opened).unwrap().contains(FdFlags::CLOEXEC));
+    }
+
+    #[test]
+    fn from_dir_needs_no_ambient_authority() {
+        let h = DiskHarness::new();
+        let dir = Dir::open_ambient_dir(h.root(), ambient_authority()).unwrap();
+        let tmp =
+            TemporaryDirectory::with_backend(CapStdBackend::from_dir(dir, h.root().to_owned()))
+                .unwrap();
+        let (mut file, path) = tmp.mkstemp().unwrap();
+        file.write_all(b"x").unwrap();
+        assert_eq!(path.parent(), Some(tmp.dir()));
+        assert_eq!(tmp.dir().parent(), Some(h.root()));
+        assert_eq!(fs::read(&path).unwrap(), b"x");
+        assert!(tmp.cleanup().is_complete());
+        assert!(h.read_dir(h.root()).is_empty());
+    }
+
+    #[test]
+    fn a_root_behind_a_symlink_is_resolved_once_at_open() {
+        // /tmp is a symlink on some systems. The root is resolved when it is opened, so the
+        // paths handed out are the real ones the handle was opened at: re-pointing the
+        // link later cannot make them lead anywhere else.
+        let h = DiskHarness::new();
+        let real = h.root().join("real");
+        fs::create_dir(&real).unwrap();
+        let link = h.root().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let tmp = TemporaryDirectory::<CapStdBackend>::new_in(&link).unwrap();
+        assert_eq!(tmp.dir().parent(), Some(real.as_path()));
+        let other = h.root().join("other");
+        fs::create_dir(&other).unwrap();
+        fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        let (_f, path) = tmp.mkstemp().unwrap();
+        assert_eq!(path.parent(), Some(tmp.dir()));
+        assert!(
+            fs::symlink_metadata(&path).is_ok(),
+            "the path leads to the file"
+        );
+        assert!(
+            h.read_dir(&other).is_empty(),
+            "nothing created where the link now points"
+        );
+        assert!(tmp.cleanup().is_complete());
+    }
+
+    #[test]
+    fn an_attacker_of_another_uid_owns_the_recreated_directory() {
+        if !rustix::process::geteuid().is_root() {
+            return crate::harness::unsupported(
+                &DiskHarness::new(),
+                "an_attacker_of_another_uid_owns_the_recreated_directory",
+                "chown needs root",
+            );
+        }
+        let h = DiskHarness::new();
+        let tmp = h.make();
+        let (_f, tracked) = tmp.mkstemp().unwrap();
+        let name = tracked.file_name().unwrap().to_owned();
+        fs::remove_file(&tracked).unwrap();
+        fs::remove_dir(tmp.dir()).unwrap();
+        // The attacker (uid 4242) makes a world-writable directory with a symlink at our
+        // tracked name, pointing at a file of the victim's.
+        let victim = h.root().join("bashrc");
+        fs::write(&victim, b"# victim's shell setup\n").unwrap();
+        fs::create_dir(tmp.dir()).unwrap();
+        fs::set_permissions(tmp.dir(), fs::Permissions::from_mode(0o777)).unwrap();
+        std::os::unix::fs::symlink(&victim, &tracked).unwrap();
+        std::os::unix::fs::chown(tmp.dir(), Some(4242), None).unwrap();
+        std::os::unix::fs::lchown(&tracked, Some(4242), None).unwrap();
+
+        assert_eq!(tmp.status(), DirStatus::Replaced);
+        assert!(tmp.mkstemp().is_err() && tmp.mktemp().is_err() && tmp.open(&name).is_err());
+        let report = tmp.cleanup();
+        assert!(!report.dir_removed);
+        assert_eq!(fs::read(&victim).unwrap(), b"# victim's shell setup\n");
+        assert_eq!(fs::symlink_metadata(tmp.dir()).unwrap().uid(), 4242);
+        assert!(
+            fs::symlink_metadata(&tracked)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(h.read_dir(tmp.dir()), vec![name]);
+    }
+}

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tempdir_core::{Error, Utf8Path, Utf8PathBuf};
 
-use crate::{DefaultBackend, TemporaryDirectory};
+use crate::TemporaryDirectory;
 
 /// The shared instance and the root it is made in, behind one lock.
 struct Shared {
@@ -92,7 +92,7 @@ fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
 
 #[cfg(all(feature = "memory", not(feature = "cap-std")))]
 fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
-    let backend = DefaultBackend::new(&shared_memory_fs(), root.unwrap_or("/tmp".into()))?;
+    let backend = crate::DefaultBackend::new(&shared_memory_fs(), root.unwrap_or("/tmp".into()))?;
     TemporaryDirectory::with_backend(backend)
 }
 
