@@ -1,1 +1,44 @@
-fn main() {}
+//! Project automation, as a binary: `cargo xtask <command>` (the alias is in
+//! `.cargo/config.toml`). One module per command; each takes its own arguments.
+//!
+//! - `race`: tmpwatch-race scenarios, path-based reference against the handle-based
+//!   backends (the project's main job).
+
+mod race;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command> [args]
+
+commands:
+  race    tmpwatch-race scenarios: duplicity's path algorithm vs. tempdirs' handles";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(command) = args.next() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let rest: Vec<String> = args.collect();
+    match command.as_str() {
+        "race" => race::run(rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("unknown command {other:?}\n\n{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace's root directory.
+#[allow(dead_code)]
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}
