@@ -1,0 +1,50 @@
+//! One `mkstemp` and one `cleanup`, with markers around each, to read under strace:
+//!
+//! ```text
+//! cargo build -p tempdir-cap-std --example syscalls
+//! strace -f -e trace=%file,%desc target/debug/examples/syscalls 2>&1 | sed -n '/== mkstemp/,$p'
+//! ```
+//!
+//! Each marker is a `write(2, "== …")` in the trace; what lies between two markers is what
+//! the library asked of the kernel for that step. On Linux 6.x, release build:
+//!
+//! ```text
+//! == mkstemp
+//! openat(4, "mkstemp-7i9rhgps-1", O_RDWR|O_CREAT|O_EXCL|O_LARGEFILE|O_NOFOLLOW|O_CLOEXEC, 0600) = 5
+//! fstat(5, {st_mode=S_IFREG|0600, st_size=0, ...}) = 0
+//! newfstatat(3, "tempdirs-11d6mija", {st_mode=S_IFDIR|0700, ...}, AT_SYMLINK_NOFOLLOW) = 0
+//! == close
+//! close(5) = 0
+//! == cleanup
+//! newfstatat(4, "mkstemp-7i9rhgps-1", {st_mode=S_IFREG|0600, ...}, AT_SYMLINK_NOFOLLOW) = 0
+//! unlinkat(4, "mkstemp-7i9rhgps-1", 0) = 0
+//! newfstatat(3, "tempdirs-11d6mija", {st_mode=S_IFDIR|0700, ...}, AT_SYMLINK_NOFOLLOW) = 0
+//! unlinkat(3, "tempdirs-11d6mija", AT_REMOVEDIR) = 0
+//! close(4) = 0
+//! == done
+//! ```
+//!
+//! The `newfstatat` of the directory's own name in the root (fd 3) is the core checking
+//! that the path still leads to the directory; the rest is the backend.
+
+use std::io::Write;
+
+use tempdir_cap_std::{CapStdBackend, TemporaryDirectory};
+
+fn marker(step: &str) {
+    // One unbuffered write per marker, so it lands exactly between the steps.
+    let _ = std::io::stderr().write_all(format!("== {step}\n").as_bytes());
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let tmp = TemporaryDirectory::<CapStdBackend>::new()?;
+    marker("mkstemp");
+    let (file, _path) = tmp.mkstemp()?;
+    marker("close");
+    drop(file);
+    marker("cleanup");
+    let report = tmp.cleanup();
+    marker("done");
+    assert!(report.is_complete(), "{report:?}");
+    Ok(())
+}
