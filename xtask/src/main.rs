@@ -4,6 +4,7 @@
 //! - `race`: tmpwatch-race scenarios, path-based reference against the handle-based
 //!   backends (the project's main job).
 
+mod fuzz;
 mod race;
 
 use std::path::PathBuf;
@@ -12,7 +13,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command> [args]
 
 commands:
-  race    tmpwatch-race scenarios: duplicity's path algorithm vs. tempdirs' handles";
+  race    tmpwatch-race scenarios: duplicity's path algorithm vs. tempdirs' handles
+  fuzz    the cargo-fuzz targets of fuzz/, 30 s each (--seconds N)";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     match command.as_str() {
         "race" => race::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
