@@ -3,7 +3,10 @@
 //!
 //! - `race`: tmpwatch-race scenarios, path-based reference against the handle-based
 //!   backends (the project's main job).
+//! - `bench`: side by side with the syscall floor, `tempfile`, `cap-tempfile`, Python and
+//!   duplicity.
 
+mod bench;
 mod fuzz;
 mod race;
 
@@ -14,6 +17,7 @@ const USAGE: &str = "usage: cargo xtask <command> [args]
 
 commands:
   race    tmpwatch-race scenarios: duplicity's path algorithm vs. tempdirs' handles
+  bench   performance next to the syscall floor and the alternatives (--help for more)
   fuzz    the cargo-fuzz targets of fuzz/, 30 s each (--seconds N)";
 
 fn main() -> ExitCode {
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     match command.as_str() {
         "race" => race::run(rest),
+        "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

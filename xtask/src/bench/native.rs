@@ -1,0 +1,680 @@
+//! The comparators that run in this process: the syscall floor, `tempdirs` on cap-std, the
+//! `tempfile` crate and `cap-tempfile`.
+//!
+//! Every timed region goes from making the comparator's directory to that directory being
+//! gone, so each pays for its own setup and cleanup; the floor included.
+
+use std::hint::black_box;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Barrier;
+use std::time::Instant;
+
+use cap_std::fs::OpenOptionsExt as _;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use tempdir_cap_std::CapStdBackend;
+use tempdir_core::TemporaryDirectory;
+
+use super::{Memory, Plan, Results, Sample};
+
+type Tmp = TemporaryDirectory<CapStdBackend>;
+
+const FLOOR: &str = "floor";
+const TEMPDIRS: &str = "tempdirs";
+const TEMPFILE: &str = "tempfile";
+const CAP_TEMPFILE: &str = "cap-tempfile";
+
+/// Flags of every file the floor creates: those `mkstemp` promises (SPEC §3).
+fn create_flags() -> OFlags {
+    OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDWR
+}
+
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// A reused buffer for `mkstemp-XXXXXXXX-N` names: the length of ours, from a counter.
+struct Names {
+    buf: String,
+    stem: usize,
+}
+
+impl Names {
+    fn new(tag: &str) -> Names {
+        // Eight characters in place of the random part, so names are as long as ours.
+        let buf = format!("mkstemp-{tag:0>8}-");
+        Names {
+            stem: buf.len(),
+            buf,
+        }
+    }
+
+    fn get(&mut self, i: u64) -> &str {
+        use std::fmt::Write as _;
+        self.buf.truncate(self.stem);
+        let _ = write!(self.buf, "{i}");
+        &self.buf
+    }
+}
+
+/// Which of `tempdirs`' safety checks the floor adds, to price each one (W5).
+#[derive(Clone, Copy, Debug, Default)]
+struct Checks {
+    /// `fstat` of each file just created: the identity recorded at creation.
+    identity: bool,
+    /// `fstatat` of the directory's name in the root after each create: "the path still
+    /// leads to our directory".
+    path: bool,
+    /// `fstatat` of each name before its `unlinkat`: the identity checked before unlink.
+    unlink: bool,
+}
+
+/// A directory made for one floor run: `mkdirat` + open, then `close` + `unlinkat`.
+struct FloorDir<'r> {
+    root: BorrowedFd<'r>,
+    name: String,
+    fd: OwnedFd,
+}
+
+impl<'r> FloorDir<'r> {
+    fn make(root: BorrowedFd<'r>, tag: &str) -> io::Result<FloorDir<'r>> {
+        let name = format!("floor-{tag}");
+        rustix::fs::mkdirat(root, name.as_str(), Mode::from_raw_mode(0o700))?;
+        let fd = rustix::fs::openat(root, name.as_str(), dir_flags(), Mode::empty())?;
+        Ok(FloorDir { root, name, fd })
+    }
+
+    fn remove(self) -> io::Result<()> {
+        drop(self.fd);
+        rustix::fs::unlinkat(self.root, self.name.as_str(), AtFlags::REMOVEDIR)?;
+        Ok(())
+    }
+
+    fn create(&self, name: &str, checks: Checks) -> io::Result<()> {
+        let fd = rustix::fs::openat(&self.fd, name, create_flags(), Mode::from_raw_mode(0o600))?;
+        if checks.identity {
+            black_box(rustix::fs::fstat(&fd)?);
+        }
+        if checks.path {
+            black_box(rustix::fs::statat(
+                self.root,
+                self.name.as_str(),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?);
+        }
+        drop(fd);
+        Ok(())
+    }
+
+    fn unlink(&self, name: &str, checks: Checks) -> io::Result<()> {
+        if checks.unlink {
+            black_box(rustix::fs::statat(
+                &self.fd,
+                name,
+                AtFlags::SYMLINK_NOFOLLOW,
+            )?);
+        }
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::empty())?;
+        Ok(())
+    }
+}
+
+fn floor_w1(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<u64> {
+    let mut names = Names::new("floor");
+    let t = Instant::now();
+    let dir = FloorDir::make(root, "w1")?;
+    for i in 0..n {
+        dir.create(names.get(i), checks)?;
+    }
+    for i in 0..n {
+        dir.unlink(names.get(i), checks)?;
+    }
+    dir.remove()?;
+    Ok(elapsed(t))
+}
+
+fn floor_w2(root: BorrowedFd<'_>, n: u64) -> io::Result<u64> {
+    let mut names = Names::new("floor");
+    let t = Instant::now();
+    let dir = FloorDir::make(root, "w2")?;
+    for i in 0..n {
+        let name = names.get(i);
+        dir.create(name, Checks::default())?;
+        dir.unlink(name, Checks::default())?;
+    }
+    dir.remove()?;
+    Ok(elapsed(t))
+}
+
+/// The floor of `mktemp`: one `fstatat` per name to see it is free.
+fn floor_w3(root: BorrowedFd<'_>, n: u64) -> io::Result<u64> {
+    let mut names = Names::new("floor");
+    let dir = FloorDir::make(root, "w3")?;
+    let t = Instant::now();
+    for i in 0..n {
+        match rustix::fs::statat(&dir.fd, names.get(i), AtFlags::SYMLINK_NOFOLLOW) {
+            Err(rustix::io::Errno::NOENT) => {}
+            Ok(_) => return Err(io::Error::other("floor w3: name taken")),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let ns = elapsed(t);
+    dir.remove()?;
+    Ok(ns)
+}
+
+/// Two threads creating in one shared directory fd, then one pass removing every file (as
+/// one `cleanup` does). Returns (total, create phase, removal phase).
+fn floor_w4(root: BorrowedFd<'_>, n: u64) -> io::Result<[u64; 3]> {
+    let barrier = Barrier::new(2);
+    let t = Instant::now();
+    let dir = FloorDir::make(root, "w4")?;
+    let created = std::thread::scope(|s| {
+        let workers: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|tag| {
+                let (dir, barrier) = (&dir, &barrier);
+                s.spawn(move || {
+                    let mut names = Names::new(tag);
+                    barrier.wait();
+                    for i in 0..n {
+                        dir.create(names.get(i), Checks::default())?;
+                    }
+                    Ok::<(), io::Error>(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("floor thread panicked"))
+    });
+    created?;
+    let t_create = elapsed(t);
+    for tag in ["a", "b"] {
+        let mut names = Names::new(tag);
+        for i in 0..n {
+            dir.unlink(names.get(i), Checks::default())?;
+        }
+    }
+    dir.remove()?;
+    let total = elapsed(t);
+    Ok([total, t_create, total - t_create])
+}
+
+fn tempdirs_w1(root: &Path, n: u64) -> io::Result<u64> {
+    let t = Instant::now();
+    let tmp = Tmp::new_in(utf8(root)?).map_err(io::Error::other)?;
+    for _ in 0..n {
+        let (file, path) = tmp.mkstemp().map_err(io::Error::other)?;
+        drop(file);
+        black_box(path);
+    }
+    let report = tmp.cleanup();
+    let ns = elapsed(t);
+    check_report(&report, n)?;
+    Ok(ns)
+}
+
+fn tempdirs_w2(root: &Path, n: u64) -> io::Result<u64> {
+    let t = Instant::now();
+    let tmp = Tmp::new_in(utf8(root)?).map_err(io::Error::other)?;
+    for _ in 0..n {
+        let (file, path) = tmp.mkstemp().map_err(io::Error::other)?;
+        drop(file);
+        tmp.remove(&path).map_err(io::Error::other)?;
+    }
+    let report = tmp.cleanup();
+    let ns = elapsed(t);
+    check_report(&report, 0)?;
+    Ok(ns)
+}
+
+fn tempdirs_w3(root: &Path, n: u64) -> io::Result<u64> {
+    let tmp = Tmp::new_in(utf8(root)?).map_err(io::Error::other)?;
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(tmp.mktemp().map_err(io::Error::other)?);
+    }
+    let ns = elapsed(t);
+    let report = tmp.cleanup();
+    check_report(&report, n)?;
+    Ok(ns)
+}
+
+fn tempdirs_w4(root: &Path, n: u64) -> io::Result<[u64; 3]> {
+    let barrier = Barrier::new(2);
+    let t = Instant::now();
+    let tmp = Tmp::new_in(utf8(root)?).map_err(io::Error::other)?;
+    let created = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (tmp, barrier) = (&tmp, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    for _ in 0..n {
+                        let (file, path) = tmp.mkstemp().map_err(io::Error::other)?;
+                        drop(file);
+                        black_box(path);
+                    }
+                    Ok::<(), io::Error>(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("tempdirs thread panicked"))
+    });
+    created?;
+    let t_create = elapsed(t);
+    let report = tmp.cleanup();
+    let total = elapsed(t);
+    check_report(&report, 2 * n)?;
+    Ok([total, t_create, total - t_create])
+}
+
+fn tempdirs_status(root: &Path, calls: u64) -> io::Result<u64> {
+    let tmp = Tmp::new_in(utf8(root)?).map_err(io::Error::other)?;
+    let t = Instant::now();
+    for _ in 0..calls {
+        black_box(tmp.status());
+    }
+    let ns = elapsed(t);
+    check_report(&tmp.cleanup(), 0)?;
+    Ok(ns)
+}
+
+/// What `status()` cannot do with less: one `fstatat` of the directory's name in the root.
+fn floor_status(root: BorrowedFd<'_>, calls: u64) -> io::Result<u64> {
+    let dir = FloorDir::make(root, "status")?;
+    let t = Instant::now();
+    for _ in 0..calls {
+        black_box(rustix::fs::statat(
+            root,
+            dir.name.as_str(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?);
+    }
+    let ns = elapsed(t);
+    dir.remove()?;
+    Ok(ns)
+}
+
+/// `tempfile::Builder::tempfile_in`, each file closed at once and kept by name
+/// (`into_temp_path`), all removed at the end; the directory is a `tempfile::TempDir`.
+fn tempfile_w1(root: &Path, n: u64) -> io::Result<u64> {
+    let t = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("tempfile-")
+        .tempdir_in(root)?;
+    let mut kept = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        kept.push(
+            tempfile::Builder::new()
+                .tempfile_in(dir.path())?
+                .into_temp_path(),
+        );
+    }
+    for path in kept {
+        path.close()?;
+    }
+    dir.close()?;
+    Ok(elapsed(t))
+}
+
+fn tempfile_w2(root: &Path, n: u64) -> io::Result<u64> {
+    let t = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("tempfile-")
+        .tempdir_in(root)?;
+    for _ in 0..n {
+        tempfile::Builder::new().tempfile_in(dir.path())?.close()?;
+    }
+    dir.close()?;
+    Ok(elapsed(t))
+}
+
+/// `cap_tempfile::TempDir` and cap-std's `open_with` (create-new, 0600) for named files:
+/// cap-tempfile's own `TempFile` is unnamed (`O_TMPFILE`). Its cleanup is `close()`, a
+/// recursive removal through the handle.
+fn cap_tempfile_w1(root: &cap_std::fs::Dir, n: u64) -> io::Result<u64> {
+    let mut names = Names::new("cap");
+    let opts = cap_open_options();
+    let t = Instant::now();
+    let dir = cap_tempfile::TempDir::new_in(root)?;
+    for i in 0..n {
+        drop(dir.open_with(names.get(i), &opts)?);
+    }
+    dir.close()?;
+    Ok(elapsed(t))
+}
+
+fn cap_tempfile_w2(root: &cap_std::fs::Dir, n: u64) -> io::Result<u64> {
+    let mut names = Names::new("cap");
+    let opts = cap_open_options();
+    let t = Instant::now();
+    let dir = cap_tempfile::TempDir::new_in(root)?;
+    for i in 0..n {
+        let name = names.get(i);
+        drop(dir.open_with(name, &opts)?);
+        dir.remove_file(name)?;
+    }
+    dir.close()?;
+    Ok(elapsed(t))
+}
+
+fn cap_open_options() -> cap_std::fs::OpenOptions {
+    let mut opts = cap_std::fs::OpenOptions::new();
+    opts.read(true).write(true).create_new(true).mode(0o600);
+    opts
+}
+
+/// Adds run `ns` of (`workload`, `n`, `comparator`) to the results.
+fn record(
+    results: &mut Results,
+    workload: &'static str,
+    n: u64,
+    comparator: &str,
+    ops: u64,
+    baseline: &'static str,
+    ns: u64,
+) {
+    if let Some(s) = results
+        .samples
+        .iter_mut()
+        .find(|s| s.workload == workload && s.n == n && s.comparator == comparator)
+    {
+        s.runs_ns.push(ns);
+        return;
+    }
+    results.samples.push(Sample {
+        workload,
+        n,
+        comparator: comparator.to_owned(),
+        ops,
+        runs_ns: vec![ns],
+        baseline,
+    });
+}
+
+/// Runs every native measurement, `runs` times, comparators taking turns within a run.
+pub(crate) fn run(
+    root: &Path,
+    plan: &Plan,
+    runs: usize,
+    results: &mut Results,
+) -> Result<(), String> {
+    let ctx = |what: &str| {
+        let what = what.to_owned();
+        move |e: io::Error| format!("{what}: {e}")
+    };
+    let root_fd: OwnedFd = rustix::fs::open(root, dir_flags(), Mode::empty())
+        .map_err(|e| format!("open {}: {e}", root.display()))?;
+    let root_fd = root_fd.as_fd();
+    let cap_root = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority())
+        .map_err(ctx("cap-std open root"))?;
+    let r = &mut *results;
+    for run in 0..runs {
+        eprintln!("bench: native run {}/{runs}", run + 1);
+        for &n in &plan.w1 {
+            let ns = floor_w1(root_fd, n, Checks::default()).map_err(ctx("floor W1"))?;
+            record(r, "W1", n, FLOOR, n, FLOOR, ns);
+            let ns = tempdirs_w1(root, n).map_err(ctx("tempdirs W1"))?;
+            record(r, "W1", n, TEMPDIRS, n, FLOOR, ns);
+            let ns = tempfile_w1(root, n).map_err(ctx("tempfile W1"))?;
+            record(r, "W1", n, TEMPFILE, n, FLOOR, ns);
+            let ns = cap_tempfile_w1(&cap_root, n).map_err(ctx("cap-tempfile W1"))?;
+            record(r, "W1", n, CAP_TEMPFILE, n, FLOOR, ns);
+        }
+        let n = plan.w2;
+        let ns = floor_w2(root_fd, n).map_err(ctx("floor W2"))?;
+        record(r, "W2", n, FLOOR, n, FLOOR, ns);
+        let ns = tempdirs_w2(root, n).map_err(ctx("tempdirs W2"))?;
+        record(r, "W2", n, TEMPDIRS, n, FLOOR, ns);
+        let ns = tempfile_w2(root, n).map_err(ctx("tempfile W2"))?;
+        record(r, "W2", n, TEMPFILE, n, FLOOR, ns);
+        let ns = cap_tempfile_w2(&cap_root, n).map_err(ctx("cap-tempfile W2"))?;
+        record(r, "W2", n, CAP_TEMPFILE, n, FLOOR, ns);
+
+        let n = plan.w3;
+        let ns = floor_w3(root_fd, n).map_err(ctx("floor W3"))?;
+        record(r, "W3", n, "floor (fstatat)", n, "floor (fstatat)", ns);
+        let ns = tempdirs_w3(root, n).map_err(ctx("tempdirs W3"))?;
+        record(r, "W3", n, "tempdirs mktemp", n, "floor (fstatat)", ns);
+
+        let n = plan.w4;
+        let [total, create, clean] = floor_w4(root_fd, n).map_err(ctx("floor W4"))?;
+        record(r, "W4", n, "floor 2t", 2 * n, "floor 2t", total);
+        record(
+            r,
+            "W4",
+            n,
+            "floor 2t: create",
+            2 * n,
+            "floor 2t: create",
+            create,
+        );
+        record(
+            r,
+            "W4",
+            n,
+            "floor 2t: remove",
+            2 * n,
+            "floor 2t: remove",
+            clean,
+        );
+        let [total, create, clean] = tempdirs_w4(root, n).map_err(ctx("tempdirs W4"))?;
+        record(r, "W4", n, "tempdirs 2t", 2 * n, "floor 2t", total);
+        record(
+            r,
+            "W4",
+            n,
+            "tempdirs 2t: mkstemp",
+            2 * n,
+            "floor 2t: create",
+            create,
+        );
+        record(
+            r,
+            "W4",
+            n,
+            "tempdirs 2t: cleanup",
+            2 * n,
+            "floor 2t: remove",
+            clean,
+        );
+
+        let n = plan.w5_status;
+        let ns = floor_status(root_fd, n).map_err(ctx("floor status"))?;
+        record(
+            r,
+            "W5",
+            n,
+            "floor: fstatat root",
+            n,
+            "floor: fstatat root",
+            ns,
+        );
+        let ns = tempdirs_status(root, n).map_err(ctx("tempdirs status"))?;
+        record(
+            r,
+            "W5",
+            n,
+            "tempdirs status()",
+            n,
+            "floor: fstatat root",
+            ns,
+        );
+        let n = plan.w5_files;
+        let steps = [
+            ("floor", Checks::default()),
+            (
+                "+ identity (fstat)",
+                Checks {
+                    identity: true,
+                    ..Checks::default()
+                },
+            ),
+            (
+                "+ path (fstatat root)",
+                Checks {
+                    identity: true,
+                    path: true,
+                    ..Checks::default()
+                },
+            ),
+            (
+                "+ unlink check (fstatat)",
+                Checks {
+                    identity: true,
+                    path: true,
+                    unlink: true,
+                },
+            ),
+        ];
+        for (name, checks) in steps {
+            let ns = floor_w1(root_fd, n, checks).map_err(ctx("floor W5"))?;
+            record(r, "W5", n, name, n, "floor", ns);
+        }
+        let ns = tempdirs_w1(root, n).map_err(ctx("tempdirs W5"))?;
+        record(r, "W5", n, "tempdirs mkstemp+cleanup", n, "floor", ns);
+    }
+    match memory(root, plan.w3) {
+        Ok(m) => results.memory = Some(m),
+        Err(e) => results.skipped.push(format!("W3 memory: {e}")),
+    }
+    Ok(())
+}
+
+/// Runs the W3 memory probe in a fresh process: a process that already ran the other
+/// workloads has a high-water mark and a warm heap that would hide the growth.
+fn memory(root: &Path, n: u64) -> Result<Memory, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(exe)
+        .args(["bench", "--w3-memory-child", &n.to_string()])
+        .arg(root)
+        .output()
+        .map_err(|e| format!("cannot run the memory probe: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "memory probe failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match v.as_slice() {
+        [peak, steady, name_len] => Ok(Memory {
+            names: n,
+            peak_per_name: *peak,
+            steady_per_name: *steady,
+            name_len: *name_len,
+        }),
+        _ => Err(format!("memory probe said {text:?}")),
+    }
+}
+
+/// The memory probe's own process: `n` `mktemp` names, and what they cost in RSS.
+pub(crate) fn memory_child(n: &str, root: &str) -> ExitCode {
+    let Ok(n) = n.parse::<u64>() else {
+        eprintln!("bad count {n}");
+        return ExitCode::FAILURE;
+    };
+    let tmp = match Tmp::new_in(root) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let before = proc_status("VmRSS:");
+    let mut name_bytes = 0u64;
+    for _ in 0..n {
+        match tmp.mktemp() {
+            Ok(p) => name_bytes += p.file_name().map_or(0, str::len) as u64,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let peak = proc_status("VmHWM:");
+    let after = proc_status("VmRSS:");
+    let (Some(before), Some(peak), Some(after)) = (before, peak, after) else {
+        eprintln!("cannot read /proc/self/status");
+        return ExitCode::FAILURE;
+    };
+    let per = |kib: u64| (kib.saturating_sub(before) * 1024) as f64 / n as f64;
+    println!(
+        "{:.1} {:.1} {:.1}",
+        per(peak),
+        per(after),
+        name_bytes as f64 / n as f64
+    );
+    drop(tmp);
+    ExitCode::SUCCESS
+}
+
+/// A `kB` figure from `/proc/self/status`.
+fn proc_status(key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].split_whitespace().next()?.parse().ok()
+}
+
+fn check_report(report: &tempdir_core::CleanupReport, removed: u64) -> io::Result<()> {
+    if report.is_complete() && report.removed as u64 == removed {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("incomplete cleanup: {report:?}")))
+    }
+}
+
+fn utf8(path: &Path) -> io::Result<&str> {
+    path.to_str()
+        .ok_or_else(|| io::Error::other("the bench root is not UTF-8"))
+}
+
+fn elapsed(t: Instant) -> u64 {
+    t.elapsed().as_nanos() as u64
+}
+
+/// `--profile WHAT N`: one run of one workload, in a private folder under `base`.
+pub(crate) fn profile(what: &str, n: &str, base: &Path) -> ExitCode {
+    let Ok(n) = n.parse::<u64>() else {
+        eprintln!("bad count {n}");
+        return ExitCode::from(2);
+    };
+    let root = base.join(format!("tempdirs-profile-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir(&root) {
+        eprintln!("cannot create {}: {e}", root.display());
+        return ExitCode::FAILURE;
+    }
+    let outcome = (|| {
+        let fd = rustix::fs::open(&root, dir_flags(), Mode::empty())?;
+        match what {
+            "floor-w1" => floor_w1(fd.as_fd(), n, Checks::default()),
+            "tempdirs-w1" => tempdirs_w1(&root, n),
+            "tempdirs-w2" => tempdirs_w2(&root, n),
+            "tempdirs-w3" => tempdirs_w3(&root, n),
+            "tempdirs-w4" => tempdirs_w4(&root, n).map(|[total, ..]| total),
+            "tempdirs-status" => tempdirs_status(&root, n),
+            other => Err(io::Error::other(format!("unknown workload {other}"))),
+        }
+    })();
+    let _ = std::fs::remove_dir(&root);
+    match outcome {
+        Ok(ns) => {
+            println!("{what} N={n}: {:.0} ns per op", ns as f64 / n.max(1) as f64);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
