@@ -92,7 +92,9 @@
 //! | modes `0700` / `0600` | exact, whatever the umask | none: WASI has no permission bits; the host decides |
 //! | close-on-exec | `O_CLOEXEC` | nothing to do: no `exec` |
 //! | opening without following a symlink | `O_NOFOLLOW` | open, then check that the name (not followed) is the very file opened, else `ELOOP`-like refusal; WASI confines any symlink to the preopen |
+//! | opening an existing file read-write | `O_RDWR` | `O_RDWR\|O_CREAT` after an `lstat` that found a regular file, then the identity check: cap-std's open without `O_CREAT` yields a descriptor without write rights under wasmtime |
 //! | `touch` | `utimensat` / `futimens` | the entry is opened as above, then its times set through the descriptor |
+//! | `DirectoryNotEmpty` | from std | WASI's `ENOTEMPTY` (55) mapped by the backend, std leaves it uncategorized |
 //! | fork safety of names | pid mixed in | no `fork`, no pid |
 //!
 //! [`Op::OpenRoot`]: tempdir_core::Op::OpenRoot
@@ -123,6 +125,9 @@ mod sys;
 mod sys;
 
 #[cfg(all(test, unix))]
+mod tests;
+#[cfg(all(test, target_os = "wasi"))]
+#[path = "wasi_tests.rs"]
 mod tests;
 
 /// A [`TemporaryDirectory`] on real directories.

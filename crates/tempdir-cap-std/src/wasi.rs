@@ -44,8 +44,16 @@ pub(crate) fn entry(dir: &Dir, name: &str) -> io::Result<Option<Meta>> {
     found(dir.symlink_metadata(name)).map(|m| m.as_ref().map(meta))
 }
 
+/// WASI's `ENOTEMPTY`, which std does not map to an [`io::ErrorKind`].
+const ERRNO_NOTEMPTY: i32 = 55;
+
 pub(crate) fn remove_dir(root: &Dir, name: &str) -> io::Result<()> {
-    root.remove_dir(name)
+    match root.remove_dir(name) {
+        Err(e) if e.raw_os_error() == Some(ERRNO_NOTEMPTY) => {
+            Err(io::Error::new(io::ErrorKind::DirectoryNotEmpty, e))
+        }
+        other => other,
+    }
 }
 
 pub(crate) fn create_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
@@ -64,17 +72,22 @@ pub(crate) fn create_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
 }
 
 pub(crate) fn open_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
-    refuse_symlink(dir, name)?;
-    let mut options = OpenOptions::new();
-    options.read(true).write(true);
-    let file = dir.open_with(name, &options)?;
-    let opened = file.metadata()?;
-    if !opened.is_file() {
+    let before = refuse_symlink(dir, name)?;
+    if !before.is_file() {
         return Err(refused("not a regular file"));
     }
-    let id = id(&opened);
-    check_not_followed(dir, name, id)?;
-    Ok((file.into_std(), id))
+    // cap-std opens an existing file without write rights under wasmtime unless O_CREAT is
+    // given (writes then fail with EBADF). O_CREAT cannot create anything here but in a
+    // race with the check above; the identity checks refuse whatever that race produced.
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true);
+    let file = dir.open_with(name, &options)?;
+    let opened = id(&file.metadata()?);
+    if opened != id(&before) {
+        return Err(refused("swapped while being opened"));
+    }
+    check_not_followed(dir, name, opened)?;
+    Ok((file.into_std(), opened))
 }
 
 pub(crate) fn remove_file(dir: &Dir, name: &str) -> io::Result<()> {

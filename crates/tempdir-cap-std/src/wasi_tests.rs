@@ -1,0 +1,189 @@
+//! The backend under WASI, inside the one directory the host preopened (its guest path in
+//! `TEMPDIRS_WASI_ROOT`). Run by `cargo xtask wasi`. Limitations are printed as lines
+//! starting with `unsupported:`, which the runner counts.
+
+use std::io::{self, Read, Seek, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use camino::Utf8PathBuf;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use tempdir_core::{Backend, DirStatus, Error, FileKind};
+
+use crate::{CapStdBackend, TemporaryDirectory};
+
+/// A fresh directory inside the preopen, which hands out handles to itself: what a host
+/// would grant. (WASI cannot duplicate a descriptor, so each handle is its own open.)
+struct Granted {
+    sandbox: Dir,
+    name: String,
+    path: Utf8PathBuf,
+}
+
+impl Granted {
+    fn new() -> Granted {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let preopen =
+            std::env::var("TEMPDIRS_WASI_ROOT").expect("TEMPDIRS_WASI_ROOT names the preopen");
+        // The one use of ambient authority: naming the preopen (WASI resolves nothing else).
+        let sandbox = Dir::open_ambient_dir(&preopen, ambient_authority()).expect("preopen opens");
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!(
+            "cap-std-unit-{nanos}-{}",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        sandbox.create_dir(&name).expect("fixture");
+        let path = Utf8PathBuf::from(preopen).join(&name);
+        Granted {
+            sandbox,
+            name,
+            path,
+        }
+    }
+
+    fn dir(&self) -> Dir {
+        self.sandbox.open_dir(&self.name).expect("fixture opens")
+    }
+
+    fn backend(&self) -> CapStdBackend {
+        CapStdBackend::from_dir(self.dir(), self.path.clone())
+    }
+
+    /// Removes the fixture, which must be empty again: the library left nothing behind.
+    fn finish(self) {
+        self.sandbox
+            .remove_dir(&self.name)
+            .expect("fixture is empty again");
+    }
+}
+
+#[test]
+fn mkstemp_write_cleanup_through_a_granted_handle() {
+    let fx = Granted::new();
+    let root = fx.dir();
+    let tmp = TemporaryDirectory::with_backend(fx.backend()).expect("made");
+    assert!(tmp.dir().starts_with(&fx.path));
+    let name = tmp.dir().file_name().expect("named").to_owned();
+    assert!(root.is_dir(&name));
+
+    let (mut file, file_path) = tmp.mkstemp().expect("mkstemp");
+    file.write_all(b"inside the sandbox").expect("write");
+    file.rewind().expect("seek");
+    let mut back = String::new();
+    file.read_to_string(&mut back).expect("read");
+    assert_eq!(back, "inside the sandbox");
+    drop(file);
+    tmp.keep_alive().expect("keep_alive");
+    let mut again = tmp.open(&file_path).expect("reopen");
+    again.write_all(b"!").expect("write");
+    drop(again);
+
+    let report = tmp.cleanup();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.removed, 1);
+    assert!(!root.exists(&name), "the directory is gone");
+    fx.finish();
+}
+
+#[test]
+fn new_in_opens_the_root_by_its_path() {
+    let fx = Granted::new();
+    let tmp = TemporaryDirectory::<CapStdBackend>::new_in(&fx.path).expect("made");
+    drop(tmp.mkstemp().expect("mkstemp"));
+    assert!(tmp.cleanup().is_complete());
+    fx.finish();
+}
+
+#[test]
+fn no_flock_and_no_modes_here() {
+    let fx = Granted::new();
+    let backend = fx.backend();
+    let (dir, _) = backend.make_dir("d").expect("made");
+    let err = backend.lock_shared(&dir).expect_err("no locks");
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    println!("unsupported: flock(LOCK_SH) on the directory (lock_shared)");
+    println!("unsupported: permission bits (0700 directory, 0600 files)");
+    drop(dir);
+    backend.remove_dir("d").expect("rmdir");
+    fx.finish();
+}
+
+#[test]
+fn no_symlink_is_followed() {
+    let fx = Granted::new();
+    let root = fx.dir();
+    root.write("victim", b"victim").expect("victim");
+    let backend = fx.backend();
+    let (dir, _) = backend.make_dir("d").expect("made");
+    dir.as_dir().symlink("../victim", "link").expect("symlink");
+
+    let err = backend.create_file(&dir, "link").expect_err("create-new");
+    assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    assert!(backend.open_file(&dir, "link").is_err());
+    assert!(backend.touch(&dir, Some("link")).is_err());
+    let meta = backend.entry(&dir, "link").expect("lstat").expect("there");
+    assert_eq!(meta.kind, FileKind::Symlink);
+    backend.remove_file(&dir, "link").expect("unlinks the link");
+    assert_eq!(root.read("victim").expect("victim survives"), b"victim");
+
+    // At the directory's own name: refused, and nothing is made at the target.
+    root.symlink("victim", "planted").expect("symlink");
+    let err = backend.make_dir("planted").expect_err("taken");
+    assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    assert_eq!(root.read("victim").expect("victim survives"), b"victim");
+
+    backend.remove_dir("d").expect("rmdir");
+    root.remove_file("planted").expect("fixture");
+    root.remove_file("victim").expect("fixture");
+    fx.finish();
+}
+
+#[test]
+fn a_reaped_directory_is_noticed() {
+    let fx = Granted::new();
+    let root = fx.dir();
+    let tmp = TemporaryDirectory::with_backend(fx.backend()).expect("made");
+    let name = tmp.dir().file_name().expect("named").to_owned();
+    root.remove_dir(&name)
+        .expect("a reaper removes the empty directory");
+    assert_eq!(tmp.status(), DirStatus::Reaped);
+    assert!(matches!(tmp.mktemp(), Err(Error::Reaped { .. })));
+    assert!(
+        tmp.mkstemp().is_err(),
+        "nothing is created in a dead directory"
+    );
+    drop(tmp);
+    fx.finish();
+}
+
+#[test]
+fn error_kinds_are_faithful() {
+    let fx = Granted::new();
+    let backend = fx.backend();
+    let (dir, id) = backend.make_dir("d").expect("made");
+    assert_eq!(
+        backend.make_dir("d").expect_err("taken").kind(),
+        io::ErrorKind::AlreadyExists
+    );
+    let (_file, file_id) = backend.create_file(&dir, "f").expect("create");
+    let (_, reopened) = backend.open_file(&dir, "f").expect("open");
+    assert_eq!(reopened, file_id);
+    assert_eq!(backend.list(&dir).expect("ls"), ["f"]);
+    assert_eq!(
+        backend.remove_dir("d").expect_err("not empty").kind(),
+        io::ErrorKind::DirectoryNotEmpty
+    );
+    backend.remove_file(&dir, "f").expect("unlink");
+    assert_eq!(
+        backend.remove_file(&dir, "f").expect_err("gone").kind(),
+        io::ErrorKind::NotFound
+    );
+    assert!(backend.entry(&dir, "f").expect("lstat").is_none());
+    assert_eq!(backend.dir_meta(&dir).expect("fstat").id, id);
+    backend.remove_dir("d").expect("rmdir");
+    assert!(backend.root_entry("d").expect("lstat").is_none());
+    fx.finish();
+}
