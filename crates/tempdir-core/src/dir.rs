@@ -1,14 +1,12 @@
 //! `TemporaryDirectory`: names, tracking, identity checks and cleanup over a [`Backend`].
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::backend::{Backend, FileId, FileKind, OpenRoot};
-use crate::name::{self, join, resolve};
+use crate::name::{self, Tracked, join, resolve};
 use crate::{BufFile, Error, Op};
 
 /// How many names are tried before giving up with [`Error::TooManyCollisions`]. With 41
@@ -147,11 +145,6 @@ struct State {
     /// file this instance created there (`None` for `mktemp` names: the caller creates).
     tracked: Tracked,
 }
-
-/// Fixed hash keys: the same operations visit names in the same order (cleanup, keep-alive),
-/// so a seeded run replays exactly. Names are ours or the program's own, never an
-/// adversary's, so hash flooding is not a concern.
-type Tracked = HashMap<Box<str>, Option<FileId>, BuildHasherDefault<DefaultHasher>>;
 
 /// One securely created private directory, with unique names inside it and every file it
 /// created tracked, so that cleanup removes exactly those and then the directory.
@@ -301,7 +294,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             match self.backend.entry(dir, &name) {
                 Ok(None) => {
                     let path = join(&self.path, &name);
-                    self.state().tracked.insert(name.into_boxed_str(), None);
+                    self.state().tracked.insert(&name, None);
                     tracing::debug!(path = %path, "registered temporary name");
                     return Ok(path);
                 }
@@ -390,7 +383,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        let Some(expected) = self.state().tracked.get(name).copied() else {
+        let Some(expected) = self.state().tracked.get(name) else {
             return Err(Error::NotTracked {
                 path: join(&self.path, name),
             });
@@ -431,7 +424,7 @@ impl<B: Backend> TemporaryDirectory<B> {
 
     /// Whether `name` is tracked: handed out or created, and neither forgotten nor removed.
     pub fn is_tracked(&self, name: impl AsRef<Utf8Path>) -> bool {
-        resolve(&self.path, name.as_ref()).is_ok_and(|name| self.state().tracked.contains_key(name))
+        resolve(&self.path, name.as_ref()).is_ok_and(|name| self.state().tracked.contains(name))
     }
 
     /// How many names are tracked.
@@ -471,7 +464,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         self.backend
             .touch(dir, None)
             .map_err(|e| Error::io(Op::SetTimes, self.path.clone(), e))?;
-        let names: Vec<Box<str>> = self.state().tracked.keys().cloned().collect();
+        let names = self.state().tracked.names();
         let mut first_failure = None;
         for name in &names {
             match self.backend.touch(dir, Some(name)) {
@@ -504,9 +497,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             (dir, std::mem::take(&mut self.state().tracked))
         };
         let mut report = CleanupReport::new(DirStatus::Intact);
-        for (name, created) in tracked {
-            self.clean_entry(&dir, &name, created, &mut report);
-        }
+        tracked.drain_into(|name, created| self.clean_entry(&dir, name, created, &mut report));
         // Looked at last, to keep the window before the rmdir as short as it can be: POSIX
         // has no "remove this directory only if it is this inode".
         report.status = self.probe(&dir);
@@ -619,7 +610,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             return Err(e);
         }
         let path = join(&self.path, &name);
-        self.state().tracked.insert(name.into_boxed_str(), Some(id));
+        self.state().tracked.insert(&name, Some(id));
         tracing::debug!(path = %path, "registered temporary file");
         Ok((file, path))
     }
@@ -682,7 +673,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 
     fn created_id(&self, name: &str) -> Option<FileId> {
-        self.state().tracked.get(name).copied().flatten()
+        self.state().tracked.get(name).flatten()
     }
 
     /// `kind-XXXXXXXX-N`: the counter makes it unique for this instance, the random part

@@ -1,8 +1,11 @@
 //! Names: the ones we make, and the ones users hand back.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
+
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::Error;
+use crate::{Error, FileId};
 
 /// The longest file name most filesystems take (`NAME_MAX` on Linux), in bytes.
 pub(crate) const NAME_MAX: usize = 255;
@@ -132,6 +135,225 @@ pub(crate) fn join(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
     Utf8PathBuf::from(path)
 }
 
+/// The names an instance tracks, each with the identity of the file it created there
+/// (`None` for a `mktemp` name: the caller creates).
+///
+/// A name of the form this crate hands out, `mktemp-XXXXXXXX-N` or `mkstemp-XXXXXXXX-N`,
+/// is stored as its parts in one 32-byte [`Slot`], in a vector sorted by counter: the
+/// counter grows, so a new name is nearly always appended, and no name costs a heap
+/// allocation or a hash. The form is canonical (one string per slot and back), so any
+/// such name, ours or a user's, is stored this way. Every other name (from
+/// [`create`](crate::TemporaryDirectory::create)) goes into a map.
+///
+/// Iteration is in a fixed order (slots by counter, then the map with fixed keys), so a
+/// seeded run replays exactly.
+#[derive(Default)]
+pub(crate) struct Tracked {
+    /// Sorted by [`Slot::key`]; removed slots stay as tombstones until compaction.
+    slots: Vec<Slot>,
+    /// Live slots.
+    live: usize,
+    /// Every other name. Names are ours or the program's own, never an adversary's, so
+    /// hash flooding is not a concern and fixed keys keep the order reproducible.
+    others: HashMap<Box<str>, Option<FileId>, BuildHasherDefault<DefaultHasher>>,
+}
+
+/// `kind-XXXXXXXX-N` in 32 bytes: the counter and three flags in `tag`, the random part,
+/// and the identity (meaningful when [`HAS_ID`] is set).
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    tag: u64,
+    random: [u8; RANDOM_LEN],
+    id: FileId,
+}
+
+/// The `mkstemp-` kind (else `mktemp-`).
+const MKSTEMP: u64 = 1 << 63;
+/// `id` is the identity of the file created there.
+const HAS_ID: u64 = 1 << 62;
+/// Removed: a tombstone.
+const DEAD: u64 = 1 << 61;
+/// The counter: names with a larger one go to the map.
+const COUNTER: u64 = DEAD - 1;
+
+impl Slot {
+    /// What the vector is sorted by: counter, kind, random part.
+    fn key(&self) -> (u64, u64, [u8; RANDOM_LEN]) {
+        (self.tag & COUNTER, self.tag & MKSTEMP, self.random)
+    }
+
+    fn is_live(&self) -> bool {
+        self.tag & DEAD == 0
+    }
+
+    fn id(&self) -> Option<FileId> {
+        (self.tag & HAS_ID != 0).then_some(self.id)
+    }
+
+    fn set_id(&mut self, id: Option<FileId>) {
+        match id {
+            Some(id) => {
+                self.tag |= HAS_ID;
+                self.id = id;
+            }
+            None => {
+                self.tag &= !HAS_ID;
+                self.id = FileId { dev: 0, ino: 0 };
+            }
+        }
+    }
+
+    /// The slot of `name` (without an identity), if `name` has the canonical form.
+    fn parse(name: &str) -> Option<Slot> {
+        let (kind, rest) = if let Some(rest) = name.strip_prefix("mkstemp-") {
+            (MKSTEMP, rest)
+        } else {
+            (0, name.strip_prefix("mktemp-")?)
+        };
+        let rest = rest.as_bytes();
+        if rest.len() < RANDOM_LEN + 2 || rest[RANDOM_LEN] != b'-' {
+            return None;
+        }
+        let (random, digits) = (&rest[..RANDOM_LEN], &rest[RANDOM_LEN + 1..]);
+        if !random.iter().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9')) {
+            return None;
+        }
+        // Canonical decimal only: no sign, no leading zero, so rendering gives `name` back.
+        if digits.len() > 19 || (digits[0] == b'0' && digits.len() > 1) {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u64::from(d - b'0');
+        }
+        if n > COUNTER {
+            return None;
+        }
+        Some(Slot {
+            tag: kind | n,
+            random: random.try_into().ok()?,
+            id: FileId { dev: 0, ino: 0 },
+        })
+    }
+
+    /// Writes the slot's name into `out`, replacing what was there.
+    fn render(&self, out: &mut String) {
+        out.clear();
+        out.push_str(if self.tag & MKSTEMP != 0 {
+            "mkstemp-"
+        } else {
+            "mktemp-"
+        });
+        // The random part is `[a-z0-9]`, checked by `parse`.
+        out.extend(self.random.iter().map(|&b| char::from(b)));
+        out.push('-');
+        push_decimal(out, self.tag & COUNTER);
+    }
+}
+
+impl Tracked {
+    fn find(&self, slot: &Slot) -> Result<usize, usize> {
+        let key = slot.key();
+        // New names come last: check there before searching.
+        match self.slots.last() {
+            Some(last) if last.key() < key => Err(self.slots.len()),
+            _ => self.slots.binary_search_by(|s| s.key().cmp(&key)),
+        }
+    }
+
+    /// Tracks `name`, with `id` replacing whatever identity it had.
+    pub(crate) fn insert(&mut self, name: &str, id: Option<FileId>) {
+        let Some(mut slot) = Slot::parse(name) else {
+            self.others.insert(name.into(), id);
+            return;
+        };
+        slot.set_id(id);
+        match self.find(&slot) {
+            Ok(i) => {
+                if !self.slots[i].is_live() {
+                    self.live += 1;
+                }
+                self.slots[i] = slot;
+            }
+            Err(i) => {
+                self.slots.insert(i, slot);
+                self.live += 1;
+            }
+        }
+    }
+
+    /// `Some(identity)` if `name` is tracked.
+    pub(crate) fn get(&self, name: &str) -> Option<Option<FileId>> {
+        match Slot::parse(name) {
+            Some(slot) => match self.find(&slot) {
+                Ok(i) if self.slots[i].is_live() => Some(self.slots[i].id()),
+                _ => None,
+            },
+            None => self.others.get(name).copied(),
+        }
+    }
+
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Stops tracking `name`; `Some(identity)` if it was tracked.
+    pub(crate) fn remove(&mut self, name: &str) -> Option<Option<FileId>> {
+        let Some(slot) = Slot::parse(name) else {
+            return self.others.remove(name);
+        };
+        let i = self.find(&slot).ok()?;
+        let found = &mut self.slots[i];
+        if !found.is_live() {
+            return None;
+        }
+        found.tag |= DEAD;
+        let id = found.id();
+        self.live -= 1;
+        // Compact once tombstones outnumber the living: amortised O(1) per removal.
+        let dead = self.slots.len() - self.live;
+        if dead > self.live && dead >= 32 {
+            self.slots.retain(Slot::is_live);
+            if self.slots.capacity() > 4 * self.slots.len().max(16) {
+                self.slots.shrink_to_fit();
+            }
+        }
+        Some(id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.live + self.others.len()
+    }
+
+    /// Every tracked name, in the fixed order.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut buf = String::new();
+        let mut names = Vec::with_capacity(self.len());
+        for slot in self.slots.iter().filter(|s| s.is_live()) {
+            slot.render(&mut buf);
+            names.push(buf.clone());
+        }
+        names.extend(self.others.keys().map(|k| k.to_string()));
+        names
+    }
+
+    /// Hands every tracked name and its identity to `f`, in the fixed order, rendering
+    /// slot names into one reused buffer.
+    pub(crate) fn drain_into(self, mut f: impl FnMut(&str, Option<FileId>)) {
+        let mut buf = String::with_capacity(48);
+        for slot in self.slots.iter().filter(|s| s.is_live()) {
+            slot.render(&mut buf);
+            f(&buf, slot.id());
+        }
+        for (name, id) in self.others {
+            f(&name, id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +432,96 @@ mod tests {
         let mut max = String::new();
         push_decimal(&mut max, u64::MAX);
         assert_eq!(max, u64::MAX.to_string());
+    }
+
+    fn id(ino: u64) -> Option<FileId> {
+        Some(FileId { dev: 7, ino })
+    }
+
+    #[test]
+    fn tracked_names_round_trip() {
+        for name in [
+            "mktemp-abcdefgh-0",
+            "mkstemp-0123zzzz-18446744",
+            "mktemp-a1b2c3d4-99",
+        ] {
+            let slot = Slot::parse(name).expect(name);
+            let mut back = String::new();
+            slot.render(&mut back);
+            assert_eq!(back, name);
+        }
+        for other in [
+            "mktemp-abcdefgh-01",
+            "mktemp-abcdefgh-",
+            "mktemp-abcdefgh-1x",
+            "mktemp-ABCDEFGH-1",
+            "mktemp-abcdefg-1",
+            "mktemp-abcdefgh+1",
+            "mktemp-abcdefgh-99999999999999999999",
+            "mkstemp-abcdefgh--1",
+            "tmp-abcdefgh-1",
+            "mktemp-abcdefgh-2305843009213693952",
+        ] {
+            assert!(Slot::parse(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn tracked_set_is_a_map() {
+        let mut t = Tracked::default();
+        t.insert("mkstemp-aaaaaaaa-2", id(2));
+        t.insert("mktemp-aaaaaaaa-1", None);
+        t.insert("mkstemp-bbbbbbbb-2", id(3));
+        t.insert("mktemp-aaaaaaaa-2", None);
+        t.insert("user-name", id(9));
+        assert_eq!(t.len(), 5);
+        assert_eq!(t.get("mkstemp-aaaaaaaa-2"), Some(id(2)));
+        assert_eq!(t.get("mkstemp-bbbbbbbb-2"), Some(id(3)));
+        assert_eq!(t.get("mktemp-aaaaaaaa-2"), Some(None));
+        assert_eq!(t.get("user-name"), Some(id(9)));
+        assert_eq!(t.get("mktemp-aaaaaaaa-3"), None);
+        // `create` after `mktemp`: the identity replaces the name's `None`.
+        t.insert("mktemp-aaaaaaaa-1", id(4));
+        assert_eq!(t.get("mktemp-aaaaaaaa-1"), Some(id(4)));
+        assert_eq!(t.len(), 5);
+        assert_eq!(t.remove("mktemp-aaaaaaaa-1"), Some(id(4)));
+        assert_eq!(t.remove("mktemp-aaaaaaaa-1"), None);
+        assert!(!t.contains("mktemp-aaaaaaaa-1"));
+        t.insert("mktemp-aaaaaaaa-1", None);
+        assert_eq!(t.get("mktemp-aaaaaaaa-1"), Some(None));
+        assert_eq!(t.remove("user-name"), Some(id(9)));
+        assert_eq!(
+            t.names(),
+            [
+                "mktemp-aaaaaaaa-1",
+                "mktemp-aaaaaaaa-2",
+                "mkstemp-aaaaaaaa-2",
+                "mkstemp-bbbbbbbb-2"
+            ]
+        );
+    }
+
+    #[test]
+    fn tracked_set_compacts_and_stays_consistent() {
+        let mut t = Tracked::default();
+        let name = |i: u64| format!("mkstemp-abcdefgh-{i}");
+        for i in 0..1000 {
+            t.insert(&name(i), id(i));
+        }
+        for i in (0..1000).filter(|i| i % 3 != 0) {
+            assert_eq!(t.remove(&name(i)), Some(id(i)));
+        }
+        assert_eq!(t.len(), 334);
+        assert!(t.slots.len() < 1000, "compacted");
+        for i in 0..1000 {
+            assert_eq!(t.get(&name(i)).is_some(), i % 3 == 0, "{i}");
+        }
+        let mut seen = Vec::new();
+        t.drain_into(|n, id| seen.push((n.to_owned(), id)));
+        let want: Vec<_> = (0..1000)
+            .filter(|i| i % 3 == 0)
+            .map(|i| (name(i), id(i)))
+            .collect();
+        assert_eq!(seen, want);
     }
 }
