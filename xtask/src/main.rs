@@ -5,10 +5,12 @@
 //!   backends (the project's main job).
 //! - `bench`: side by side with the syscall floor, `tempfile`, `cap-tempfile`, Python and
 //!   duplicity.
+//! - `wasi`: the tests on `wasm32-wasip1` under wasmtime, with one preopened directory.
 
 mod bench;
 mod fuzz;
 mod race;
+mod wasi;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +20,8 @@ const USAGE: &str = "usage: cargo xtask <command> [args]
 commands:
   race    tmpwatch-race scenarios: duplicity's path algorithm vs. tempdirs' handles
   bench   performance next to the syscall floor and the alternatives (--help for more)
-  fuzz    the cargo-fuzz targets of fuzz/, 30 s each (--seconds N)";
+  fuzz    the cargo-fuzz targets of fuzz/, 30 s each (--seconds N)
+  wasi    the tests on wasm32-wasip1 under wasmtime, one preopened directory";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
         "race" => race::run(rest),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
+        "wasi" => wasi::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
