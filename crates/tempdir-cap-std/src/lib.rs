@@ -33,7 +33,7 @@
 //! | call | authority | root |
 //! |---|---|---|
 //! | `TemporaryDirectory::<CapStdBackend>::new()` | ambient | `std::env::temp_dir()` (`TMPDIR`, else `/tmp`); non-UTF-8 is [`Error::NonUtf8Path`] |
-//! | `TemporaryDirectory::<CapStdBackend>::new_in(root)` | ambient | `root`, opened once with [`Dir::open_ambient_dir`] (symlinks in the path you name are followed, once) |
+//! | `TemporaryDirectory::<CapStdBackend>::new_in(root)` | ambient | `root`, resolved to its real path and opened once with [`Dir::open_ambient_dir`]; [`TemporaryDirectory::dir`] reports the real path |
 //! | `TemporaryDirectory::with_backend(CapStdBackend::from_dir(dir, path))` | none | the handle you pass, e.g. a WASI preopen; `path` is only what [`TemporaryDirectory::dir`] reports |
 //!
 //! A root that is missing or not a directory is [`Error::Io`] with [`Op::OpenRoot`]; one
@@ -245,16 +245,26 @@ fn process_id() -> u32 {
 }
 
 impl OpenRoot for CapStdBackend {
-    /// Opens `root` with ambient authority ([`Dir::open_ambient_dir`]). A relative `root` is
-    /// made absolute against the current directory, for [`TemporaryDirectory::dir`].
+    /// Resolves `root` to its real path (symlinks and `..` resolved, as `realpath`) and
+    /// opens that with ambient authority ([`Dir::open_ambient_dir`]). The paths handed out
+    /// are then the real ones the handle was opened at: re-pointing a symlink in `root`
+    /// later cannot make them lead anywhere else. Where the platform cannot resolve paths
+    /// (WASI), `root` is used as given, made absolute.
     fn open_root(root: &Utf8Path) -> Result<Self, Error> {
-        let path = absolute(root)?;
-        let fail = |source| Error::Io {
+        let given = absolute(root)?;
+        let fail = |path: &Utf8Path, source| Error::Io {
             op: Op::OpenRoot,
-            path: path.clone(),
+            path: path.to_owned(),
             source,
         };
-        let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(fail)?;
+        let path = match std::fs::canonicalize(&given) {
+            Ok(real) => Utf8PathBuf::try_from(real).map_err(|e| Error::NonUtf8Path {
+                path: e.into_path_buf(),
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => given,
+            Err(e) => return Err(fail(&given, e)),
+        };
+        let dir = Dir::open_ambient_dir(&path, ambient_authority()).map_err(|e| fail(&path, e))?;
         Ok(CapStdBackend::from_dir(dir, path))
     }
 
@@ -267,6 +277,7 @@ impl OpenRoot for CapStdBackend {
     }
 }
 
+/// `root`, absolute against the current directory (no filesystem access).
 fn absolute(root: &Utf8Path) -> Result<Utf8PathBuf, Error> {
     if root.is_absolute() {
         return Ok(root.to_owned());
