@@ -522,7 +522,8 @@ impl<B: Backend> TemporaryDirectory<B> {
         created: Option<FileId>,
         report: &mut CleanupReport,
     ) {
-        let path = join(&self.path, name);
+        // The path is made only where it is reported: cleanup is one loop per file.
+        let path = || join(&self.path, name);
         let meta = match self.backend.entry(dir, name) {
             Ok(Some(meta)) => meta,
             Ok(None) => {
@@ -531,6 +532,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                 return;
             }
             Err(e) => {
+                let path = path();
                 tracing::warn!(path = %path, error = %e, "cannot stat temporary file");
                 report.failures.push(Error::io(Op::Stat, path, e));
                 return;
@@ -543,13 +545,14 @@ impl<B: Backend> TemporaryDirectory<B> {
             None => meta.kind != FileKind::Dir,
         };
         if !ours {
+            let path = path();
             tracing::warn!(path = %path, "tracked name no longer holds our file: left in place");
             report.left_in_place.push(path);
             return;
         }
         match self.backend.remove_file(dir, name) {
             Ok(()) => {
-                tracing::debug!(path = %path, "removed temporary file");
+                tracing::debug!(path = %path(), "removed temporary file");
                 report.removed += 1;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -557,6 +560,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                 report.already_gone += 1;
             }
             Err(e) => {
+                let path = path();
                 tracing::warn!(path = %path, error = %e, "cannot remove temporary file");
                 report.failures.push(Error::io(Op::RemoveFile, path, e));
             }

@@ -215,7 +215,11 @@ impl Slot {
             return None;
         }
         let (random, digits) = (&rest[..RANDOM_LEN], &rest[RANDOM_LEN + 1..]);
-        if !random.iter().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9')) {
+        // `ALPHABET`, spelled as ranges: `ALPHABET.contains` is a `memchr` per byte.
+        if !random
+            .iter()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9'))
+        {
             return None;
         }
         // Canonical decimal only: no sign, no leading zero, so rendering gives `name` back.
