@@ -41,6 +41,7 @@ macro_rules! conformance {
             open_reopens_a_tracked_file,
             open_never_follows_a_symlink,
             open_refuses_a_swapped_file,
+            open_of_a_reaped_file_says_it_vanished,
             full_path_and_bare_name_are_the_same_name,
             names_outside_the_directory_are_refused,
             impossible_names_are_refused,
@@ -397,6 +398,20 @@ pub fn open_refuses_a_swapped_file<H: Harness>() {
     h.symlink(&outside, &path).unwrap();
     assert!(matches!(td.open(&path), Err(Error::Swapped { .. })));
     assert_eq!(h.read(&outside).unwrap(), b"precious");
+}
+
+pub fn open_of_a_reaped_file_says_it_vanished<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let (_file, path) = td.mkstemp().unwrap();
+    h.remove_file(&path).unwrap();
+    assert!(matches!(td.open(&path), Err(Error::Vanished { .. })));
+    // A name nobody created here is just not found.
+    let never = td.mktemp().unwrap();
+    assert_eq!(
+        td.open(&never).unwrap_err().io_kind(),
+        Some(std::io::ErrorKind::NotFound)
+    );
 }
 
 pub fn full_path_and_bare_name_are_the_same_name<H: Harness>() {

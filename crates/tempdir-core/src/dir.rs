@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, FileId, FileKind, OpenRoot};
+use crate::backend::{Backend, FileId, FileKind, Meta, OpenRoot};
 use crate::name::{self, Tracked, join, resolve};
 use crate::{BufFile, Error, Op};
 
@@ -356,7 +356,7 @@ impl<B: Backend> TemporaryDirectory<B> {
 
     /// Opens the existing file `name` read-write, through the handle and without following
     /// symlinks. If this instance created the file, it must still be that file, else
-    /// [`Error::Swapped`].
+    /// [`Error::Swapped`]; if it is gone, [`Error::Vanished`].
     pub fn open(&self, name: impl AsRef<Utf8Path>) -> Result<B::File, Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
@@ -366,11 +366,21 @@ impl<B: Backend> TemporaryDirectory<B> {
             Ok((file, id)) if expected.is_none_or(|want| want == id) => Ok(file),
             Ok(_) => Err(self.swapped(name)),
             Err(e) => {
-                // A symlink where we made a file fails to open (ELOOP): say what it means.
-                if expected.is_some() && self.holds_other(dir, name, expected) {
-                    return Err(self.swapped(name));
+                let error = self.failure(Op::OpenFile, name, e);
+                if expected.is_none() || !matches!(error, Error::Io { .. }) {
+                    return Err(error);
                 }
-                Err(self.failure(Op::OpenFile, name, e))
+                // What we created is not there to open: say what happened to it.
+                match self.backend.entry(dir, name) {
+                    Ok(None) => Err(Error::Vanished {
+                        path: join(&self.path, name),
+                    }),
+                    // A symlink where we made a file fails to open (ELOOP).
+                    Ok(Some(meta)) if expected.is_some_and(|want| !is_created(&meta, want)) => {
+                        Err(self.swapped(name))
+                    }
+                    _ => Err(error),
+                }
             }
         }
     }
@@ -390,7 +400,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         };
         match self.backend.entry(dir, name) {
             Ok(None) => {}
-            Ok(Some(meta)) if expected.is_some_and(|want| want != meta.id) => {
+            Ok(Some(meta)) if expected.is_some_and(|want| !is_created(&meta, want)) => {
                 return Err(self.swapped(name));
             }
             Ok(Some(_)) => match self.backend.remove_file(dir, name) {
@@ -541,7 +551,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         // Only what this instance created goes: the same inode, or for a `mktemp` name
         // (the caller created it) anything but a directory.
         let ours = match created {
-            Some(id) => meta.id == id,
+            Some(id) => is_created(&meta, id),
             None => meta.kind != FileKind::Dir,
         };
         if !ours {
@@ -659,10 +669,6 @@ impl<B: Backend> TemporaryDirectory<B> {
         Error::io(op, join(&self.path, name), source)
     }
 
-    fn holds_other(&self, dir: &B::Dir, name: &str, expected: Option<FileId>) -> bool {
-        matches!(self.backend.entry(dir, name), Ok(Some(meta)) if Some(meta.id) != expected)
-    }
-
     fn swapped(&self, name: &str) -> Error {
         Error::Swapped {
             path: join(&self.path, name),
@@ -706,6 +712,16 @@ impl<B: Backend> TemporaryDirectory<B> {
     fn gate(&self) -> RwLockReadGuard<'_, Option<B::Dir>> {
         self.handle.read().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether `meta` is the file this instance created with identity `id`.
+///
+/// The kind is checked too: a file system may hand a freed inode number to the very next
+/// entry made (ext4 does), so a symlink planted after our file was deleted can carry our
+/// number. A regular file planted the same way cannot be told apart by `(dev, ino)`; that
+/// needs a same-uid actor inside our `0700` directory, and is documented.
+fn is_created(meta: &Meta, id: FileId) -> bool {
+    meta.id == id && meta.kind == FileKind::File
 }
 
 impl<B: Backend> Drop for TemporaryDirectory<B> {

@@ -129,6 +129,14 @@ pub enum Error {
         /// The path of the swapped entry.
         path: Utf8PathBuf,
     },
+    /// A file this instance created is gone from its name: removed behind the instance's
+    /// back (a tmp reaper deletes files in use, open or not). Its data is lost unless the
+    /// caller still holds it open.
+    #[error("{path} was created by this instance and is gone")]
+    Vanished {
+        /// The path of the vanished file.
+        path: Utf8PathBuf,
+    },
     /// [`remove`](crate::TemporaryDirectory::remove) was asked for a name this instance does
     /// not track; it removes only what it tracks.
     #[error("{path} is not tracked by this temporary directory")]

@@ -201,40 +201,46 @@ fn a_child_process_never_repeats_the_parents_names() {
 
 /// What a reaper and an attacker leave at a tracked name once our file is closed and
 /// deleted: on ext4 the next inode made takes the freed number at once, so `(dev, ino)`
-/// alone says "ours". Ignored until the core compares more than `(dev, ino)` (see the
-/// issue 7 report); it prints `unsupported:` where the filesystem did not reuse the number.
-#[test]
-#[ignore = "library bug: a reused inode number passes the identity check"]
-fn a_planted_entry_with_a_reused_inode_number_is_not_ours() {
+/// alone would say "ours". Prints `unsupported:` where the filesystem did not reuse it.
+fn planted_with_reused_inode(plant_symlink: bool) {
     use std::os::unix::fs::MetadataExt;
-    for plant_symlink in [true, false] {
-        let h = DiskHarness::new();
-        let td = h.make();
-        let victim = h.root().join("victim");
-        fs::write(&victim, b"precious").unwrap();
-        let (file, path) = td.mkstemp().unwrap();
-        let ino = fs::metadata(&path).unwrap().ino();
-        drop(file);
-        fs::remove_file(&path).unwrap();
-        if plant_symlink {
-            std::os::unix::fs::symlink(&victim, &path).unwrap();
-        } else {
-            fs::write(&path, b"planted").unwrap();
-        }
-        if fs::symlink_metadata(&path).unwrap().ino() != ino {
-            crate::harness::unsupported(&h, "reused inode", "the number was not reused");
-            continue;
-        }
-        let open = td.open(&path).map(drop);
-        assert!(matches!(open, Err(Error::Swapped { .. })), "open: {open:?}");
-        let remove = td.remove(&path);
-        assert!(
-            matches!(remove, Err(Error::Swapped { .. })),
-            "remove: {remove:?}"
-        );
-        let report = td.cleanup();
-        assert_eq!(report.left_in_place, vec![path.clone()], "{report:?}");
-        assert!(h.exists(&path), "the planted entry stays");
-        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    let h = DiskHarness::new();
+    let td = h.make();
+    let victim = h.root().join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let (file, path) = td.mkstemp().unwrap();
+    let ino = fs::metadata(&path).unwrap().ino();
+    drop(file);
+    fs::remove_file(&path).unwrap();
+    if plant_symlink {
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+    } else {
+        fs::write(&path, b"planted").unwrap();
     }
+    if fs::symlink_metadata(&path).unwrap().ino() != ino {
+        return crate::harness::unsupported(&h, "reused inode", "the number was not reused");
+    }
+    let open = td.open(&path).map(drop);
+    assert!(matches!(open, Err(Error::Swapped { .. })), "open: {open:?}");
+    let remove = td.remove(&path);
+    assert!(
+        matches!(remove, Err(Error::Swapped { .. })),
+        "remove: {remove:?}"
+    );
+    let report = td.cleanup();
+    assert_eq!(report.left_in_place, vec![path.clone()], "{report:?}");
+    assert!(h.exists(&path), "the planted entry stays");
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+}
+
+#[test]
+fn a_symlink_planted_with_a_reused_inode_number_is_not_ours() {
+    planted_with_reused_inode(true);
+}
+
+#[test]
+#[ignore = "known gap: a regular file with a reused inode number passes (dev, ino); \
+            needs a birth time in FileId"]
+fn a_file_planted_with_a_reused_inode_number_is_not_ours() {
+    planted_with_reused_inode(false);
 }

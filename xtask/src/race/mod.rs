@@ -527,7 +527,7 @@ silent     of those, files the victim read back without any error: it carries on
 foreign-rm entries made by someone else (attacker, other users) that the victim removed
 foreign-wr victim writes that landed in an entry or directory the victim did not make
 symlinks   victim operations that went through a planted symlink (~/.bashrc or ~/secret changed)
-detected   runs in which the victim was told why: Reaped/Replaced/Swapped, or status() != Intact
+detected   runs in which the victim was told why: Reaped/Replaced/Swapped/Vanished, or status() != Intact
 leaked     victim-made entries still present after its cleanup
 flock      yes: the directory holds flock(LOCK_SH); no: the backend refuses it; -: path model
 The path model is duplicity 3.2.1 by absolute path; its harm is the point of the table.

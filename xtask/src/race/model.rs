@@ -524,7 +524,10 @@ impl<'a, B: Backend> HandleVictim<'a, B> {
         log.errors += 1;
         if matches!(
             e,
-            Error::Reaped { .. } | Error::Replaced { .. } | Error::Swapped { .. }
+            Error::Reaped { .. }
+                | Error::Replaced { .. }
+                | Error::Swapped { .. }
+                | Error::Vanished { .. }
         ) {
             log.detected = true;
         }
