@@ -285,6 +285,9 @@ pub fn mkstemp_file_reads_writes_and_seeks<H: Harness>() {
 
 pub fn mkstemp_names_are_unique_across_threads<H: Harness>() {
     let h = H::new();
+    if cfg!(target_os = "wasi") {
+        return unsupported(&h, "mkstemp_names_are_unique_across_threads", "threads");
+    }
     let td = h.make();
     let barrier = Barrier::new(4);
     let names: Vec<_> = std::thread::scope(|s| {
@@ -656,6 +659,13 @@ pub fn cleanup_leaves_a_directory_at_a_mktemp_name<H: Harness>() {
 
 pub fn cleanup_racing_creators_leaves_nothing_behind<H: Harness>() {
     let h = H::new();
+    if cfg!(target_os = "wasi") {
+        return unsupported(
+            &h,
+            "cleanup_racing_creators_leaves_nothing_behind",
+            "threads",
+        );
+    }
     let td = h.make();
     let barrier = Barrier::new(5);
     std::thread::scope(|s| {

@@ -35,9 +35,14 @@ impl Harness for DiskHarness {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
+        // WASI has no process id; there one process runs at a time in its own sandbox.
+        let pid = if cfg!(target_os = "wasi") {
+            0
+        } else {
+            std::process::id()
+        };
         let root = fixtures_parent().join(format!(
-            "tempdirs-it-{}-{}-{nanos}",
-            std::process::id(),
+            "tempdirs-it-{pid}-{}-{nanos}",
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         fs::create_dir(&root).expect("fixture root is made");
@@ -86,8 +91,9 @@ impl Harness for DiskHarness {
     fn symlink(&self, target: &Utf8Path, link: &Utf8Path) -> io::Result<()> {
         #[cfg(unix)]
         return std::os::unix::fs::symlink(target, link);
+        // WASI refuses absolute targets: point there relative to the link's directory.
         #[cfg(target_os = "wasi")]
-        return std::os::wasi::fs::symlink_path(target, link);
+        return std::os::wasi::fs::symlink_path(relative_to(link.parent().unwrap(), target), link);
     }
     fn read_dir(&self, path: &Utf8Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(path)
@@ -168,6 +174,22 @@ impl Drop for DiskHarness {
         }
         let _ = fs::remove_dir_all(&self.root);
     }
+}
+
+/// `target` as a path relative to the directory `from` (both absolute).
+#[cfg(target_os = "wasi")]
+fn relative_to(from: &Utf8Path, target: &Utf8Path) -> Utf8PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = target.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut rel = Utf8PathBuf::new();
+    for _ in common..from.len() {
+        rel.push("..");
+    }
+    for part in &to[common..] {
+        rel.push(part.as_str());
+    }
+    rel
 }
 
 /// Every directory below `root` (not following symlinks), for the fixture's teardown.

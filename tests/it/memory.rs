@@ -261,10 +261,7 @@ fn failed_creates_leave_no_phantom_names_and_recover() {
         fs.inject(Fault::new(FaultOp::CreateFile, errno).first());
         let err = tmp.mkstemp().unwrap_err();
         assert_eq!(err.op(), Some(Op::CreateFile), "{errno:?}: {err:?}");
-        assert_eq!(
-            err.io_kind(),
-            Some(io::Error::from_raw_os_error(errno.code()).kind())
-        );
+        assert_eq!(err.io_kind(), Some(io::Error::from(errno).kind()));
         fs.inject(Fault::new(FaultOp::CreateFile, errno).first());
         assert_eq!(tmp.create("named").unwrap_err().op(), Some(Op::CreateFile));
         assert!(!tmp.is_tracked("named"));

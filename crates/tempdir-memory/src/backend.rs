@@ -263,11 +263,15 @@ impl MemoryBackend {
     /// directory or not readable is [`Error::Io`] with [`Op::OpenRoot`].
     pub fn new(fs: &MemoryFs, root: impl AsRef<Utf8Path>) -> Result<Self, Error> {
         let root = root.as_ref();
+        // Resolved once, like the cap-std backend's: the paths handed out are the real ones
+        // the handle was opened at, whatever symlinks led there.
         let opened = {
             let mut state = fs.lock();
-            let result = state.open_root(fs.actor(), root);
-            let outcome = match result {
-                Ok(ino) => format!("ino={ino}"),
+            let result = state
+                .open_root(fs.actor(), root)
+                .map(|ino| (ino, state.dir_path(ino)));
+            let outcome = match &result {
+                Ok((ino, _)) => format!("ino={ino}"),
                 Err(errno) => errno.name().to_owned(),
             };
             let line = format!("uid={} open_root {root} -> {outcome}", fs.uid());
@@ -275,9 +279,9 @@ impl MemoryBackend {
             result
         };
         match opened {
-            Ok(ino) => Ok(MemoryBackend {
+            Ok((ino, root_path)) => Ok(MemoryBackend {
                 fs: fs.clone(),
-                root_path: Utf8Path::new("/").join(root),
+                root_path,
                 root: Handle::new(fs, ino),
             }),
             Err(errno) => Err(Error::Io {

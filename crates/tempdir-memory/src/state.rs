@@ -871,6 +871,31 @@ impl State {
 
     /// Opens the directory a backend is rooted at, as `open_ambient_dir` does: following
     /// symlinks, with read permission.
+    /// The path of the directory `ino` from `/`, through its parents: the real path of a
+    /// root opened through symlinks, as `realpath` would give it.
+    pub(crate) fn dir_path(&self, mut ino: u64) -> Utf8PathBuf {
+        let mut parts = Vec::new();
+        while ino != ROOT_INO {
+            let Node::Dir { parent, .. } = &self.inode(ino).node else {
+                break;
+            };
+            let parent = *parent;
+            let name = self
+                .inode(parent)
+                .entries()
+                .and_then(|entries| entries.iter().find(|&(_, &child)| child == ino))
+                .map(|(name, _)| name.clone());
+            match name {
+                Some(name) => parts.push(name),
+                None => break,
+            }
+            ino = parent;
+        }
+        let mut path = Utf8PathBuf::from("/");
+        path.extend(parts.iter().rev());
+        path
+    }
+
     pub(crate) fn open_root(&mut self, actor: Actor, path: &Utf8Path) -> Result<u64, Errno> {
         let ino = self.existing(actor, path, true)?;
         let inode = self.inode(ino);

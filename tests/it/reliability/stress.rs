@@ -63,6 +63,9 @@ fn variant(result: &Result<(), Error>) -> &'static str {
 
 pub fn threads_and_a_reaper_on_one_instance<H: Extra>() {
     let h = H::new();
+    if cfg!(target_os = "wasi") {
+        return crate::harness::unsupported(&h, "threads_and_a_reaper_on_one_instance", "threads");
+    }
     let td = h.make();
     let dir = td.dir().to_owned();
     let per_thread = ops_per_thread(h.name());
