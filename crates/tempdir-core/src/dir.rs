@@ -197,6 +197,16 @@ pub struct TemporaryDirectory<B: Backend> {
     /// operation never creates a file cleanup would miss.
     handle: RwLock<Option<B::Dir>>,
     state: Mutex<State>,
+    /// What a cleanup could not finish (a failed unlink or rmdir), kept with the handle so
+    /// that the next `cleanup` (or the drop) tries again.
+    leftovers: Mutex<Option<Leftovers<B::Dir>>>,
+}
+
+/// The unfinished part of a cleanup.
+struct Leftovers<D> {
+    dir: D,
+    /// Tracked names whose removal failed, with the identity they were created with.
+    names: Vec<(Box<str>, Option<FileId>)>,
 }
 
 impl<B: OpenRoot> TemporaryDirectory<B> {
@@ -251,6 +261,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                             counter: 0,
                             tracked: Tracked::default(),
                         }),
+                        leftovers: Mutex::new(None),
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -494,20 +505,43 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// instance put there (a name already gone counts as removed); anything else is left
     /// in place and reported. Then the directory is removed if it is empty and its name in
     /// the root still leads to it. **Never recursive.** Failures are logged and reported,
-    /// never raised; this never panics. Idempotent: later calls report nothing to do.
-    /// Afterwards no name is handed out ([`Error::CleanedUp`]).
+    /// never raised; this never panics. Afterwards no name is handed out
+    /// ([`Error::CleanedUp`]). A later call tries again only what failed (an unlink that
+    /// failed, a directory that could not be removed), so a transient error need not leave
+    /// anything behind; once everything is done, later calls report nothing to do.
     pub fn cleanup(&self) -> CleanupReport {
-        // Waits for operations in flight, then takes the handle: no operation can start on
-        // it, and none can add a name this pass would miss.
-        let (dir, tracked) = {
+        let mut retry = Vec::new();
+        let (dir, mut report) = {
+            // Waits for operations in flight, then takes the handle: no operation can start
+            // on it, and none can add a name this pass would miss.
             let mut handle = self.handle.write().unwrap_or_else(PoisonError::into_inner);
-            let Some(dir) = handle.take() else {
-                return CleanupReport::new(DirStatus::CleanedUp);
-            };
-            (dir, std::mem::take(&mut self.state().tracked))
+            match handle.take() {
+                Some(dir) => {
+                    let tracked = std::mem::take(&mut self.state().tracked);
+                    drop(handle);
+                    let mut report = CleanupReport::new(DirStatus::Intact);
+                    tracked.drain_into(|name, created| {
+                        if !self.clean_entry(&dir, name, created, &mut report) {
+                            retry.push((name.into(), created));
+                        }
+                    });
+                    (dir, report)
+                }
+                None => {
+                    drop(handle);
+                    let Some(left) = lock(&self.leftovers).take() else {
+                        return CleanupReport::new(DirStatus::CleanedUp);
+                    };
+                    let mut report = CleanupReport::new(DirStatus::Intact);
+                    for (name, created) in left.names {
+                        if !self.clean_entry(&left.dir, &name, created, &mut report) {
+                            retry.push((name, created));
+                        }
+                    }
+                    (left.dir, report)
+                }
+            }
         };
-        let mut report = CleanupReport::new(DirStatus::Intact);
-        tracked.drain_into(|name, created| self.clean_entry(&dir, name, created, &mut report));
         // Looked at last, to keep the window before the rmdir as short as it can be: POSIX
         // has no "remove this directory only if it is this inode".
         report.status = self.probe(&dir);
@@ -520,18 +554,24 @@ impl<B: Backend> TemporaryDirectory<B> {
                 tracing::warn!(path = %self.path, "temporary directory was replaced: leaving what is at its path alone");
             }
         }
-        // Closing the handle releases the flock.
-        drop(dir);
+        if report.status == DirStatus::Intact && !report.failures.is_empty() {
+            // An operation failed: keep what is needed to try again. Otherwise (done, or
+            // only entries nobody tracked keep the directory) closing the handle releases
+            // the flock.
+            *lock(&self.leftovers) = Some(Leftovers { dir, names: retry });
+        }
         report
     }
 
+    /// Removes one tracked name if it still holds what this instance put there; `false`
+    /// when an operation failed and a later cleanup should try again.
     fn clean_entry(
         &self,
         dir: &B::Dir,
         name: &str,
         created: Option<FileId>,
         report: &mut CleanupReport,
-    ) {
+    ) -> bool {
         // The path is made only where it is reported: cleanup is one loop per file.
         let path = || join(&self.path, name);
         let meta = match self.backend.entry(dir, name) {
@@ -539,13 +579,13 @@ impl<B: Backend> TemporaryDirectory<B> {
             Ok(None) => {
                 report.removed += 1;
                 report.already_gone += 1;
-                return;
+                return true;
             }
             Err(e) => {
                 let path = path();
                 tracing::warn!(path = %path, error = %e, "cannot stat temporary file");
                 report.failures.push(Error::io(Op::Stat, path, e));
-                return;
+                return false;
             }
         };
         // Only what this instance created goes: the same inode, or for a `mktemp` name
@@ -558,21 +598,24 @@ impl<B: Backend> TemporaryDirectory<B> {
             let path = path();
             tracing::warn!(path = %path, "tracked name no longer holds our file: left in place");
             report.left_in_place.push(path);
-            return;
+            return true;
         }
         match self.backend.remove_file(dir, name) {
             Ok(()) => {
                 tracing::debug!(path = %path(), "removed temporary file");
                 report.removed += 1;
+                true
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 report.removed += 1;
                 report.already_gone += 1;
+                true
             }
             Err(e) => {
                 let path = path();
                 tracing::warn!(path = %path, error = %e, "cannot remove temporary file");
                 report.failures.push(Error::io(Op::RemoveFile, path, e));
+                false
             }
         }
     }
@@ -704,8 +747,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding it; should something, the data is still consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// The read side of the handle: held while an operation uses the directory.
@@ -722,6 +764,12 @@ impl<B: Backend> TemporaryDirectory<B> {
 /// needs a same-uid actor inside our `0700` directory, and is documented.
 fn is_created(meta: &Meta, id: FileId) -> bool {
     meta.id == id && meta.kind == FileKind::File
+}
+
+/// Locks `mutex`, poisoned or not: nothing panics while holding these locks, and should
+/// something, the data is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<B: Backend> Drop for TemporaryDirectory<B> {
