@@ -47,7 +47,6 @@ fn main() -> ExitCode {
 }
 
 /// The workspace's root directory.
-#[allow(dead_code)]
 fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
