@@ -9,6 +9,7 @@
 
 mod bench;
 mod fuzz;
+mod json;
 mod race;
 mod wasi;
 

@@ -175,23 +175,6 @@ fn targets(r: &Results) -> Vec<(String, String, bool)> {
     out
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn json_f64(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.3}")
@@ -206,8 +189,8 @@ pub(crate) fn json(r: &Results) -> String {
     let _ = write!(
         j,
         "\"machine\":{},\"root\":{},\"tmpfs\":{},\"runs\":{},\"quick\":{},\"rows\":[",
-        json_str(&r.machine),
-        json_str(&r.root),
+        crate::json::string(&r.machine),
+        crate::json::string(&r.root),
         r.tmpfs,
         r.runs,
         r.quick
@@ -220,13 +203,13 @@ pub(crate) fn json(r: &Results) -> String {
         let _ = write!(
             j,
             "{{\"workload\":{},\"n\":{},\"comparator\":{},\"ops\":{},\"median_ns\":{},\"per_op_ns\":{},\"baseline\":{},\"ratio\":{},\"runs_ns\":[{}]}}",
-            json_str(s.workload),
+            crate::json::string(s.workload),
             s.n,
-            json_str(&s.comparator),
+            crate::json::string(&s.comparator),
             s.ops,
             s.median_ns(),
             json_f64(s.per_op_ns()),
-            json_str(s.baseline),
+            crate::json::string(s.baseline),
             r.ratio(s).map_or_else(|| "null".into(), json_f64),
             runs.join(",")
         );
@@ -253,12 +236,12 @@ pub(crate) fn json(r: &Results) -> String {
         let _ = write!(
             j,
             "{{\"target\":{},\"value\":{},\"met\":{ok}}}",
-            json_str(what),
-            json_str(value)
+            crate::json::string(what),
+            crate::json::string(value)
         );
     }
     j.push_str("],\"skipped\":[");
-    let skipped: Vec<String> = r.skipped.iter().map(|s| json_str(s)).collect();
+    let skipped: Vec<String> = r.skipped.iter().map(|s| crate::json::string(s)).collect();
     j.push_str(&skipped.join(","));
     j.push_str("]}");
     j

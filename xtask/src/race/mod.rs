@@ -624,22 +624,6 @@ fn render(o: &Options, rows: &[Row]) -> String {
     out
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn render_json(seed: u64, rows: &[Row]) -> String {
     let mut out = String::from("[\n");
     for (i, r) in rows.iter().enumerate() {
@@ -648,11 +632,11 @@ fn render_json(seed: u64, rows: &[Row]) -> String {
             "  {{\"scenario\": {}, \"scenario_id\": {}, \"model\": {}, \"reaper\": {}, \"flock\": {}, \"seed\": {seed}, \"runs\": {}, \
 \"own_files_lost\": {}, \"foreign_entries_removed\": {}, \"foreign_files_written\": {}, \"symlinks_followed\": {}, \
 \"detected\": {}, \"silent_losses\": {}, \"leaked_after_cleanup\": {}, \"note\": {}}}",
-            json_str(r.scenario),
+            crate::json::string(r.scenario),
             r.scenario_id,
-            json_str(r.model.name()),
-            json_str(r.reaper),
-            json_str(r.flock),
+            crate::json::string(r.model.name()),
+            crate::json::string(r.reaper),
+            crate::json::string(r.flock),
             r.runs,
             r.sum.own_files_lost,
             r.sum.foreign_entries_removed,
@@ -661,7 +645,7 @@ fn render_json(seed: u64, rows: &[Row]) -> String {
             r.detected,
             r.sum.silent,
             r.sum.leaked_after_cleanup,
-            json_str(&r.note),
+            crate::json::string(&r.note),
         );
         out.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });
     }
