@@ -444,3 +444,27 @@ fn a_seeded_run_replays_its_trace_exactly() {
     assert!(first.0.len() > 80, "the trace records every operation");
     assert_eq!(first, second);
 }
+
+#[test]
+fn cleanup_never_removes_a_directory_it_cannot_verify() {
+    let fs = MemoryFs::new();
+    let tmp = instance(&fs);
+    // Ours moved away, an empty stranger's directory at our name, and the root unreadable.
+    fs.rename(tmp.dir(), "/tmp/moved").unwrap();
+    fs.create_dir(tmp.dir()).unwrap();
+    fs.inject(Fault::new(FaultOp::RootEntry, Errno::EIO).every());
+    let report = tmp.cleanup();
+    assert!(!report.dir_removed, "{report:?}");
+    assert_eq!(report.failures[0].op(), Some(Op::Stat));
+    assert!(
+        fs.metadata(tmp.dir()).unwrap().is_dir(),
+        "the stranger's directory stays"
+    );
+    // Once the root can be read, the retry sees the replacement and still leaves it.
+    fs.clear_faults();
+    let retried = tmp.cleanup();
+    assert_eq!(retried.status, DirStatus::Replaced);
+    assert!(retried.failures.is_empty() && !retried.dir_removed);
+    assert!(fs.metadata(tmp.dir()).unwrap().is_dir());
+    assert_eq!(tmp.cleanup().status, DirStatus::CleanedUp);
+}

@@ -178,12 +178,19 @@ impl<F: Read + Write + Seek> Seek for BufFile<F> {
         // Relative seeks are relative to the caller's position, which trails the file's by
         // what was read ahead.
         let ahead = (self.len - self.pos) as i64;
+        let to = match to {
+            SeekFrom::Current(offset) => {
+                SeekFrom::Current(offset.checked_sub(ahead).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "seek offset overflows")
+                })?)
+            }
+            absolute => absolute,
+        };
+        // The read-ahead goes only once the seek succeeded: a failed seek moves nothing.
+        let at = self.file().seek(to)?;
         self.pos = 0;
         self.len = 0;
-        match to {
-            SeekFrom::Current(offset) => self.file().seek(SeekFrom::Current(offset - ahead)),
-            absolute => self.file().seek(absolute),
-        }
+        Ok(at)
     }
 }
 
@@ -240,6 +247,18 @@ mod tests {
         let inner = buffered.into_inner().unwrap();
         assert_eq!(inner.get_ref(), plain.get_ref());
         assert_eq!(inner.position(), plain.position());
+    }
+
+    #[test]
+    fn a_failed_seek_moves_nothing() {
+        let mut file = BufFile::new(Cursor::new(b"0123456789".to_vec()));
+        let mut one = [0; 1];
+        file.read_exact(&mut one).unwrap();
+        assert!(file.seek(SeekFrom::Current(-5)).is_err());
+        assert!(file.seek(SeekFrom::Current(i64::MIN)).is_err());
+        let mut rest = String::new();
+        file.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "123456789");
     }
 
     #[test]

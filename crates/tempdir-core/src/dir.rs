@@ -41,7 +41,8 @@ pub struct CleanupReport {
     pub already_gone: usize,
     /// Whether the directory itself was removed by this call.
     pub dir_removed: bool,
-    /// What cleanup found the directory to be. `CleanedUp` for every call after the first.
+    /// What cleanup found the directory to be just before removing it. `CleanedUp` for a
+    /// call with nothing (left) to do.
     pub status: DirStatus,
     /// Tracked names holding something cleanup does not remove because this instance did
     /// not create it: a different file than the one created, a symlink, a directory.
@@ -421,7 +422,14 @@ impl<B: Backend> TemporaryDirectory<B> {
             },
             Err(e) => return Err(self.failure(Op::Stat, name, e)),
         }
-        self.state().tracked.remove(name);
+        {
+            // Forget it only if it is still what was removed: a create of the same name by
+            // another thread in between registered a new file, which stays tracked.
+            let mut state = self.state();
+            if state.tracked.get(name) == Some(expected) {
+                state.tracked.remove(name);
+            }
+        }
         tracing::debug!(path = %join(&self.path, name), "removed temporary file");
         Ok(())
     }
@@ -543,18 +551,29 @@ impl<B: Backend> TemporaryDirectory<B> {
             }
         };
         // Looked at last, to keep the window before the rmdir as short as it can be: POSIX
-        // has no "remove this directory only if it is this inode".
-        report.status = self.probe(&dir);
-        match report.status {
-            DirStatus::Intact => self.remove_own_dir(&dir, &mut report),
-            DirStatus::Reaped => {
+        // has no "remove this directory only if it is this inode". The rmdir goes ahead
+        // only when the name was seen to lead to our directory.
+        match self.check_path() {
+            Ok(()) => {
+                report.status = DirStatus::Intact;
+                self.remove_own_dir(&dir, &mut report);
+            }
+            Err(Error::Reaped { .. }) => {
+                report.status = DirStatus::Reaped;
                 tracing::warn!(path = %self.path, "temporary directory was reaped before cleanup");
             }
-            DirStatus::Replaced | DirStatus::CleanedUp => {
+            Err(Error::Replaced { .. }) => {
+                report.status = DirStatus::Replaced;
                 tracing::warn!(path = %self.path, "temporary directory was replaced: leaving what is at its path alone");
             }
+            Err(cannot_tell) => {
+                report.status = self.probe(&dir);
+                tracing::warn!(path = %self.path, error = %cannot_tell,
+                    "cannot verify the temporary directory's name: not removing it");
+                report.failures.push(cannot_tell);
+            }
         }
-        if report.status == DirStatus::Intact && !report.failures.is_empty() {
+        if !report.failures.is_empty() {
             // An operation failed: keep what is needed to try again. Otherwise (done, or
             // only entries nobody tracked keep the directory) closing the handle releases
             // the flock.
@@ -662,7 +681,9 @@ impl<B: Backend> TemporaryDirectory<B> {
         if let Err(e) = self.check_path() {
             drop(file);
             if let Err(remove) = self.backend.remove_file(dir, &name) {
+                // Tracked, so that cleanup tries again and reports it if it must.
                 tracing::warn!(name, error = %remove, "cannot remove file made in a displaced directory");
+                self.state().tracked.insert(&name, Some(id));
             }
             return Err(e);
         }

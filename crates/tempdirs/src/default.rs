@@ -39,9 +39,12 @@ fn shared() -> MutexGuard<'static, Shared> {
 /// With the `tempfile` feature, the first instance also becomes the `tempfile` crate's
 /// default directory (`tempfile::env::override_temp_dir`), so that
 /// `tempfile::NamedTempFile::new()` anywhere in the program lands inside it, as duplicity
-/// points Python's `tempfile.tempdir` at its directory. That override can be made once per
-/// process: after the first instance is cleaned up, `tempfile` keeps its old path and its
-/// creations there fail (nothing lands elsewhere); this instance does not track them.
+/// points Python's `tempfile.tempdir` at its directory. Know its limits: `tempfile` works
+/// by path, so it gets none of this library's protection; this instance does not track its
+/// files; and the override can be made once per process, so after the first instance is
+/// cleaned up (or reaped) `tempfile` keeps using that path — where anyone who can write to
+/// the root may have made a directory of their own. Clean the shared instance up only at
+/// the end of the program when the bridge is on.
 ///
 /// Nothing is cleaned up at exit (Rust runs no destructors for statics): call
 /// `default()?.cleanup()` at the end of `main`, as duplicity's callers do in a `finally`.
