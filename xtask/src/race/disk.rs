@@ -21,13 +21,13 @@ use camino::{Utf8Path, Utf8PathBuf};
 use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags, StatxFlags, Timestamps};
 use rustix::fs::{Timespec, UTIME_NOW};
 use tempdir_cap_std::CapStdBackend;
-use tempdir_core::{Error, FileKind, OpenRoot};
+use tempdir_core::{FileKind, OpenRoot};
 
 use super::env::{ATTACKER_UID, BYSTANDER_UID, Env, Outside};
-use super::model::{HandleVictim, Probe, Published, Shared, Victim, VictimLog, lock};
+use super::model::{Published, Shared, VictimLog, lock};
 use super::reaper::{ReaperFs, Stat};
-use super::scenario::{self, Metrics, Plan};
-use super::sched::{Sched, SplitMix64};
+use super::scenario::{Metrics, Plan};
+use super::sched::Sched;
 
 /// The epochs of the virtual clock: `(first real instant, skip in force)`.
 struct Clock {
@@ -505,37 +505,16 @@ pub fn run_cap_std(
     let sched = Arc::new(Sched::new());
     let log: Shared<VictimLog> = Arc::default();
     let published: Shared<Published> = Arc::default();
-    let predict = |n: usize| super::predicted_handle_names(plan.name_seed, n);
-    let probe_created = Arc::new(Mutex::new(Vec::new()));
-    let pc = Arc::clone(&probe_created);
-    let sched_probe = Arc::clone(&sched);
     let root = env.root.clone();
-    let make = move || -> Result<Probe<CapStdBackend>, Error> {
-        let mut probe = Probe::new(CapStdBackend::open_root(&root)?, flock, Some(sched_probe));
-        probe.created = pc;
-        if plan.weak_names {
-            probe.weak_rng = Some(Arc::new(Mutex::new(SplitMix64::new(plan.name_seed))));
-        }
-        Ok(probe)
-    };
-    let mut victim = HandleVictim::new(
-        make,
-        env.victim(),
-        &sched,
-        Arc::clone(&log),
-        Arc::clone(&published),
-    );
-    let created_fn = move || lock(&probe_created).iter().map(|id| id.ino).collect();
-    let metrics = scenario::execute(
+    let metrics = super::run_handle(
         &env,
         plan,
         reaper.as_ref(),
         &sched,
-        &mut victim as &mut dyn Victim,
-        &created_fn,
         &log,
         &published,
-        &predict,
+        flock,
+        move || CapStdBackend::open_root(&root),
     );
     Ok((metrics, env.note()))
 }

@@ -435,6 +435,53 @@ fn predicted_handle_names(seed: u64, n: usize) -> Vec<String> {
     names
 }
 
+/// One run of this library as the victim: `TemporaryDirectory<Probe<B>>` on the backend
+/// `open` makes, the probe handing the baton at each backend operation.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_handle<B: tempdir_core::Backend>(
+    env: &dyn Env,
+    plan: &Plan,
+    reaper: Option<&Reaper>,
+    sched: &Arc<Sched>,
+    log: &Shared<VictimLog>,
+    published: &Shared<Published>,
+    flock: bool,
+    open: impl FnOnce() -> Result<B, Error> + 'static,
+) -> Metrics {
+    let predict = |n: usize| predicted_handle_names(plan.name_seed, n);
+    let probe_created = Arc::new(Mutex::new(Vec::new()));
+    let pc = Arc::clone(&probe_created);
+    let sched_probe = Arc::clone(sched);
+    let (weak_names, name_seed) = (plan.weak_names, plan.name_seed);
+    let make = move || -> Result<Probe<B>, Error> {
+        let mut probe = Probe::new(open()?, flock, Some(sched_probe));
+        probe.created = pc;
+        if weak_names {
+            probe.weak_rng = Some(Arc::new(Mutex::new(SplitMix64::new(name_seed))));
+        }
+        Ok(probe)
+    };
+    let mut victim = HandleVictim::new(
+        make,
+        env.victim(),
+        sched,
+        Arc::clone(log),
+        Arc::clone(published),
+    );
+    let created_fn = move || lock(&probe_created).iter().map(|id| id.ino).collect();
+    scenario::execute(
+        env,
+        plan,
+        reaper,
+        sched,
+        &mut victim as &mut dyn Victim,
+        &created_fn,
+        log,
+        published,
+        &predict,
+    )
+}
+
 fn run_memory(
     model: Model,
     plan: &Plan,
@@ -480,38 +527,16 @@ fn run_memory(
             )
         }
         _ => {
-            let predict = |n: usize| predicted_handle_names(plan.name_seed, n);
             let fs = env.victim_fs.clone();
-            let probe_created = Arc::new(Mutex::new(Vec::new()));
-            let pc = Arc::clone(&probe_created);
-            let sched_probe = Arc::clone(&sched);
-            let make = move || -> Result<Probe<MemoryBackend>, Error> {
-                let mut probe =
-                    Probe::new(MemoryBackend::new(&fs, "/tmp")?, flock, Some(sched_probe));
-                probe.created = pc;
-                if plan.weak_names {
-                    probe.weak_rng = Some(Arc::new(Mutex::new(SplitMix64::new(plan.name_seed))));
-                }
-                Ok(probe)
-            };
-            let mut victim = HandleVictim::new(
-                make,
-                env.victim(),
-                &sched,
-                Arc::clone(&log),
-                Arc::clone(&published),
-            );
-            let created_fn = move || lock(&probe_created).iter().map(|id| id.ino).collect();
-            scenario::execute(
+            run_handle(
                 &env,
                 plan,
                 reaper.as_ref(),
                 &sched,
-                &mut victim as &mut dyn Victim,
-                &created_fn,
                 &log,
                 &published,
-                &predict,
+                flock,
+                move || MemoryBackend::new(&fs, "/tmp"),
             )
         }
     };
