@@ -12,6 +12,8 @@ use rustix::fs::{
     AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, Timespec, Timestamps, UTIME_NOW, fchmod,
     flock, fstat, futimens, mkdirat, openat, statat, unlinkat, utimensat,
 };
+#[cfg(target_os = "linux")]
+use rustix::fs::{StatxFlags, makedev, statx};
 use rustix::io::Errno;
 use tempdir_core::{FileId, FileKind, Meta};
 
@@ -35,8 +37,8 @@ fn open_private_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
     let fd = openat(root, name, flags, Mode::empty())?;
     // Unconditional: the umask may have taken bits away and a set-group-ID root adds one.
     fchmod(&fd, DIR_MODE)?;
-    let stat = fstat(&fd)?;
-    Ok((Dir::from(fd), id(&stat)))
+    let status = status_of(&fd)?;
+    Ok((Dir::from(fd), status.id))
 }
 
 pub(crate) fn lock_shared(dir: &Dir) -> io::Result<()> {
@@ -44,12 +46,11 @@ pub(crate) fn lock_shared(dir: &Dir) -> io::Result<()> {
 }
 
 pub(crate) fn dir_meta(dir: &Dir) -> io::Result<Meta> {
-    Ok(meta(&fstat(dir)?))
+    Ok(status_of(dir)?.meta())
 }
 
 pub(crate) fn entry(dir: &Dir, name: &str) -> io::Result<Option<Meta>> {
-    found(statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from))
-        .map(|stat| stat.as_ref().map(meta))
+    found(status_at(dir, name)).map(|status| status.map(|s| s.meta()))
 }
 
 pub(crate) fn remove_dir(root: &Dir, name: &str) -> io::Result<()> {
@@ -65,7 +66,7 @@ pub(crate) fn create_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = openat(dir, name, flags, FILE_MODE)?;
     match exact_file_mode(&fd) {
-        Ok(stat) => Ok((File::from(fd), id(&stat))),
+        Ok(status) => Ok((File::from(fd), status.id)),
         Err(e) => {
             // Nothing is left behind: the name holds the file O_EXCL just made.
             let _ = unlinkat(dir, name, AtFlags::empty());
@@ -76,23 +77,23 @@ pub(crate) fn create_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
 
 /// Makes a new file's mode exactly `0600` and returns its status. Only a umask taking owner
 /// bits (`0277`) changes the mode, so the `fchmod` is paid only then.
-fn exact_file_mode(fd: &OwnedFd) -> io::Result<Stat> {
-    let stat = fstat(fd)?;
-    if mode_bits(stat.st_mode) != FILE_MODE.bits() {
+fn exact_file_mode(fd: &OwnedFd) -> io::Result<Status> {
+    let status = status_of(fd)?;
+    if status.mode & 0o7777 != FILE_MODE.bits() {
         fchmod(fd, FILE_MODE)?;
     }
-    Ok(stat)
+    Ok(status)
 }
 
 pub(crate) fn open_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
     // O_NOCTTY: a device planted at the name must not become our terminal.
     let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
     let fd = openat(dir, name, flags, Mode::empty())?;
-    let stat = fstat(&fd)?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+    let status = status_of(&fd)?;
+    if status.kind() != FileKind::File {
         return Err(refused("not a regular file"));
     }
-    Ok((File::from(fd), id(&stat)))
+    Ok((File::from(fd), status.id))
 }
 
 pub(crate) fn remove_file(dir: &Dir, name: &str) -> io::Result<()> {
@@ -115,32 +116,109 @@ pub(crate) fn touch(dir: &Dir, name: Option<&str>) -> io::Result<()> {
     Ok(())
 }
 
-/// The permission bits of `st_mode`, set-id and sticky bits included.
-// `st_mode` is 16 bits wide on some Unixes; so are or differ `st_dev` and `st_nlink` below.
-#[allow(clippy::unnecessary_cast)]
-fn mode_bits(st_mode: rustix::fs::RawMode) -> u32 {
-    st_mode as u32 & 0o7777
+/// What the backend needs of a `stat`: the mode, the link count, and the identity.
+struct Status {
+    /// `st_mode`: type and permission bits.
+    mode: u32,
+    nlink: u64,
+    id: FileId,
 }
 
-#[allow(clippy::unnecessary_cast)]
-fn id(stat: &Stat) -> FileId {
-    FileId {
-        dev: stat.st_dev as u64,
-        ino: stat.st_ino as u64,
+impl Status {
+    fn kind(&self) -> FileKind {
+        match FileType::from_raw_mode(self.mode as _) {
+            FileType::RegularFile => FileKind::File,
+            FileType::Directory => FileKind::Dir,
+            FileType::Symlink => FileKind::Symlink,
+            _ => FileKind::Other,
+        }
+    }
+
+    fn meta(&self) -> Meta {
+        Meta {
+            id: self.id,
+            kind: self.kind(),
+            nlink: self.nlink,
+        }
+    }
+
+    // `st_mode`, `st_dev` and `st_nlink` are narrower or differ in sign on some Unixes.
+    #[allow(clippy::unnecessary_cast)]
+    fn from_stat(stat: &Stat) -> Self {
+        Status {
+            mode: stat.st_mode as u32,
+            nlink: stat.st_nlink as u64,
+            id: FileId {
+                dev: stat.st_dev as u64,
+                ino: stat.st_ino as u64,
+                birth: 0,
+            },
+        }
     }
 }
 
-#[allow(clippy::unnecessary_cast)]
-fn meta(stat: &Stat) -> Meta {
-    let kind = match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => FileKind::File,
-        FileType::Directory => FileKind::Dir,
-        FileType::Symlink => FileKind::Symlink,
-        _ => FileKind::Other,
-    };
-    Meta {
-        id: id(stat),
-        kind,
-        nlink: stat.st_nlink as u64,
+/// The status of the open file or directory `fd`.
+fn status_of(fd: impl AsFd) -> io::Result<Status> {
+    #[cfg(target_os = "linux")]
+    if let Some(status) = with_birth(&fd, "", AtFlags::EMPTY_PATH)? {
+        return Ok(status);
+    }
+    Ok(Status::from_stat(&fstat(fd)?))
+}
+
+/// The status of `name` in `dir`, not following a symlink.
+fn status_at(dir: &Dir, name: &str) -> io::Result<Status> {
+    #[cfg(target_os = "linux")]
+    if let Some(status) = with_birth(dir, name, AtFlags::SYMLINK_NOFOLLOW)? {
+        return Ok(status);
+    }
+    Ok(Status::from_stat(&statat(
+        dir,
+        name,
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?))
+}
+
+/// `statx`, for the birth time that tells a new file from an old one with a reused inode
+/// number. `None` where the kernel has no `statx` (or a sandbox refuses it): the caller
+/// falls back to `fstat`/`fstatat`, and then to `(dev, ino)` alone — the same way for every
+/// call, so identities stay comparable.
+#[cfg(target_os = "linux")]
+fn with_birth(dir: impl AsFd, name: &str, flags: AtFlags) -> io::Result<Option<Status>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Once refused, always refused: mixing statx and fstat identities would not compare.
+    static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+    if UNAVAILABLE.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    let mask = StatxFlags::TYPE
+        | StatxFlags::MODE
+        | StatxFlags::NLINK
+        | StatxFlags::INO
+        | StatxFlags::BTIME;
+    match statx(dir, name, flags, mask) {
+        Ok(x) => {
+            let birth = if x.stx_mask & StatxFlags::BTIME.bits() != 0 {
+                (x.stx_btime.tv_sec as u64)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(u64::from(x.stx_btime.tv_nsec))
+            } else {
+                0
+            };
+            Ok(Some(Status {
+                mode: u32::from(x.stx_mode),
+                nlink: u64::from(x.stx_nlink),
+                id: FileId {
+                    dev: makedev(x.stx_dev_major, x.stx_dev_minor),
+                    ino: x.stx_ino,
+                    birth,
+                },
+            }))
+        }
+        Err(Errno::NOSYS | Errno::PERM) => {
+            UNAVAILABLE.store(true, Ordering::Relaxed);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -20,7 +20,11 @@ struct NullBackend {
     ino: AtomicU64,
 }
 
-const DIR_ID: FileId = FileId { dev: 1, ino: 1 };
+const DIR_ID: FileId = FileId {
+    dev: 1,
+    ino: 1,
+    birth: 0,
+};
 
 impl NullBackend {
     fn new() -> Self {
@@ -70,7 +74,14 @@ impl Backend for NullBackend {
 
     fn create_file(&self, _dir: &(), _name: &str) -> io::Result<(Self::File, FileId)> {
         let ino = self.ino.fetch_add(1, Ordering::Relaxed);
-        Ok((Cursor::new(Vec::new()), FileId { dev: 1, ino }))
+        Ok((
+            Cursor::new(Vec::new()),
+            FileId {
+                dev: 1,
+                ino,
+                birth: 0,
+            },
+        ))
     }
 
     fn open_file(&self, _dir: &(), _name: &str) -> io::Result<(Self::File, FileId)> {

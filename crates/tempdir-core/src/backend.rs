@@ -6,17 +6,22 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::Error;
 
-/// The identity of a filesystem object: `(st_dev, st_ino)` on POSIX.
+/// The identity of a filesystem object: `(st_dev, st_ino)` on POSIX, plus its birth time
+/// where the filesystem records one.
 ///
-/// Two entries with the same identity are the same object. Comparing identities is sound
-/// only while something (an open handle) keeps the object alive: a freed inode number can
-/// be handed to a new file.
+/// Two entries with the same identity are the same object. A freed inode number can be
+/// handed to the very next file made (ext4 does), so `(dev, ino)` alone cannot tell a new
+/// file from the one it replaced; the birth time can. Where there is none (tmpfs on older
+/// kernels, WASI), `birth` is 0 and identity rests on `(dev, ino)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FileId {
     /// The device (`st_dev`).
     pub dev: u64,
     /// The inode number (`st_ino`).
     pub ino: u64,
+    /// The birth time (`statx`'s `stx_btime`) in nanoseconds since the Unix epoch, or 0
+    /// where the filesystem records none. A backend fills it the same way every time.
+    pub birth: u64,
 }
 
 /// What kind of object an entry is, as seen without following symlinks.

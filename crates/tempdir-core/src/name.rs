@@ -139,7 +139,7 @@ pub(crate) fn join(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
 /// (`None` for a `mktemp` name: the caller creates).
 ///
 /// A name of the form this crate hands out, `mktemp-XXXXXXXX-N` or `mkstemp-XXXXXXXX-N`,
-/// is stored as its parts in one 32-byte [`Slot`], in a vector sorted by counter: the
+/// is stored as its parts in one 40-byte [`Slot`], in a vector sorted by counter: the
 /// counter grows, so a new name is nearly always appended, and no name costs a heap
 /// allocation or a hash. The form is canonical (one string per slot and back), so any
 /// such name, ours or a user's, is stored this way. Every other name (from
@@ -158,7 +158,7 @@ pub(crate) struct Tracked {
     others: HashMap<Box<str>, Option<FileId>, BuildHasherDefault<DefaultHasher>>,
 }
 
-/// `kind-XXXXXXXX-N` in 32 bytes: the counter and three flags in `tag`, the random part,
+/// `kind-XXXXXXXX-N` in 40 bytes: the counter and three flags in `tag`, the random part,
 /// and the identity (meaningful when [`HAS_ID`] is set).
 #[derive(Clone, Copy, Debug)]
 struct Slot {
@@ -198,7 +198,11 @@ impl Slot {
             }
             None => {
                 self.tag &= !HAS_ID;
-                self.id = FileId { dev: 0, ino: 0 };
+                self.id = FileId {
+                    dev: 0,
+                    ino: 0,
+                    birth: 0,
+                };
             }
         }
     }
@@ -239,7 +243,11 @@ impl Slot {
         Some(Slot {
             tag: kind | n,
             random: random.try_into().ok()?,
-            id: FileId { dev: 0, ino: 0 },
+            id: FileId {
+                dev: 0,
+                ino: 0,
+                birth: 0,
+            },
         })
     }
 
@@ -439,7 +447,11 @@ mod tests {
     }
 
     fn id(ino: u64) -> Option<FileId> {
-        Some(FileId { dev: 7, ino })
+        Some(FileId {
+            dev: 7,
+            ino,
+            birth: 0,
+        })
     }
 
     #[test]

@@ -245,10 +245,7 @@ impl MemoryDir {
 
     /// Its identity.
     pub fn id(&self) -> FileId {
-        FileId {
-            dev: MemoryFs::DEV,
-            ino: self.handle.ino,
-        }
+        crate::state::file_id(self.handle.ino)
     }
 
     /// Whether this handle holds a shared `flock`.
@@ -318,13 +315,7 @@ impl MemoryBackend {
 
     fn file(&self, dir: &MemoryDir, name: &str, ino: u64) -> (MemoryFile, FileId) {
         let file = MemoryFile::new(&self.fs, Handle::new(&self.fs, ino), dir.path.join(name));
-        (
-            file,
-            FileId {
-                dev: MemoryFs::DEV,
-                ino,
-            },
-        )
+        (file, crate::state::file_id(ino))
     }
 }
 

@@ -75,10 +75,7 @@ impl MemoryFile {
 
     /// Its identity.
     pub fn id(&self) -> FileId {
-        FileId {
-            dev: MemoryFs::DEV,
-            ino: self.handle.ino,
-        }
+        crate::state::file_id(self.handle.ino)
     }
 
     /// The path it was created or opened at (it may lead elsewhere by now).

@@ -55,11 +55,8 @@ impl MemoryMetadata {
         self.kind == FileKind::Symlink
     }
 
-    /// Its identity, `(dev, ino)`, as the core compares it.
+    /// Its identity, as the core compares it.
     pub fn id(&self) -> FileId {
-        FileId {
-            dev: self.dev,
-            ino: self.ino,
-        }
+        crate::state::file_id(self.ino)
     }
 }

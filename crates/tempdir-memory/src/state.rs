@@ -364,7 +364,7 @@ impl State {
     pub(crate) fn meta(&self, ino: u64) -> Meta {
         let inode = self.inode(ino);
         Meta {
-            id: FileId { dev: DEV, ino },
+            id: file_id(ino),
             kind: inode.kind(),
             nlink: inode.nlink,
         }
@@ -1036,5 +1036,15 @@ impl State {
 
     pub(crate) fn list_at(&mut self, actor: Actor, dir: u64) -> Result<Vec<String>, Errno> {
         self.list_inode(dir, actor)
+    }
+}
+
+/// The identity the backend reports for inode `ino`. Inode numbers are never reused here,
+/// so `(dev, ino)` is unique on its own and no birth time is needed to tell files apart.
+pub(crate) fn file_id(ino: u64) -> FileId {
+    FileId {
+        dev: DEV,
+        ino,
+        birth: 0,
     }
 }
