@@ -10,21 +10,21 @@
 //!
 //! ```text
 //! == mkstemp
-//! openat(4, "mkstemp-7i9rhgps-1", O_RDWR|O_CREAT|O_EXCL|O_LARGEFILE|O_NOFOLLOW|O_CLOEXEC, 0600) = 5
-//! fstat(5, {st_mode=S_IFREG|0600, st_size=0, ...}) = 0
-//! newfstatat(3, "tempdirs-11d6mija", {st_mode=S_IFDIR|0700, ...}, AT_SYMLINK_NOFOLLOW) = 0
+//! openat(4, "mkstemp-3fbwnzu0-1", O_RDWR|O_CREAT|O_EXCL|O_LARGEFILE|O_NOFOLLOW|O_CLOEXEC, 0600) = 5
+//! statx(5, "", AT_EMPTY_PATH, STATX_TYPE|STATX_MODE|STATX_NLINK|STATX_INO|STATX_BTIME, {stx_mode=S_IFREG|0600, ...}) = 0
+//! statx(3, "tempdirs-2irmchwp", AT_SYMLINK_NOFOLLOW, ..., {stx_mode=S_IFDIR|0700, ...}) = 0
 //! == close
 //! close(5) = 0
 //! == cleanup
-//! newfstatat(4, "mkstemp-7i9rhgps-1", {st_mode=S_IFREG|0600, ...}, AT_SYMLINK_NOFOLLOW) = 0
-//! unlinkat(4, "mkstemp-7i9rhgps-1", 0) = 0
-//! newfstatat(3, "tempdirs-11d6mija", {st_mode=S_IFDIR|0700, ...}, AT_SYMLINK_NOFOLLOW) = 0
-//! unlinkat(3, "tempdirs-11d6mija", AT_REMOVEDIR) = 0
+//! statx(4, "mkstemp-3fbwnzu0-1", AT_SYMLINK_NOFOLLOW, ..., {stx_mode=S_IFREG|0600, ...}) = 0
+//! unlinkat(4, "mkstemp-3fbwnzu0-1", 0) = 0
+//! statx(3, "tempdirs-2irmchwp", AT_SYMLINK_NOFOLLOW, ..., {stx_mode=S_IFDIR|0700, ...}) = 0
+//! unlinkat(3, "tempdirs-2irmchwp", AT_REMOVEDIR) = 0
 //! close(4) = 0
 //! == done
 //! ```
 //!
-//! The `newfstatat` of the directory's own name in the root (fd 3) is the core checking
+//! The `statx` of the directory's own name in the root (fd 3) is the core checking
 //! that the path still leads to the directory; the rest is the backend.
 
 use std::io::Write;

@@ -47,20 +47,23 @@
 //!
 //! | [`Backend`] method | syscalls |
 //! |---|---|
-//! | `make_dir` | `mkdirat(root, name, 0700)`, `openat(root, name, O_RDONLY\|O_DIRECTORY\|O_NOFOLLOW\|O_CLOEXEC)`, `fchmod(fd, 0700)`, `fstat(fd)`; on a failure after the `mkdirat`, `unlinkat(root, name, AT_REMOVEDIR)` |
+//! | `make_dir` | `mkdirat(root, name, 0700)`, `openat(root, name, O_RDONLY\|O_DIRECTORY\|O_NOFOLLOW\|O_CLOEXEC)`, `fchmod(fd, 0700)`, `statx(fd)`; on a failure after the `mkdirat`, `unlinkat(root, name, AT_REMOVEDIR)` |
 //! | `lock_shared` | `flock(fd, LOCK_SH\|LOCK_NB)`: never blocks; held until the handle is dropped |
-//! | `dir_meta` | `fstat(fd)` (`st_nlink` is 0 once the directory was removed) |
-//! | `root_entry`, `entry` | `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)` |
+//! | `dir_meta` | `statx(fd)` (the link count is 0 once the directory was removed) |
+//! | `root_entry`, `entry` | `statx(dirfd, name, AT_SYMLINK_NOFOLLOW)` |
 //! | `remove_dir` | `unlinkat(root, name, AT_REMOVEDIR)` (never recursive) |
-//! | `create_file` | `openat(fd, name, O_RDWR\|O_CREAT\|O_EXCL\|O_NOFOLLOW\|O_CLOEXEC, 0600)`, `fstat`; `fchmod(0600)` only when the umask took bits away |
-//! | `open_file` | `openat(fd, name, O_RDWR\|O_NOFOLLOW\|O_CLOEXEC\|O_NOCTTY)`, `fstat`; anything but a regular file is refused |
+//! | `create_file` | `openat(fd, name, O_RDWR\|O_CREAT\|O_EXCL\|O_NOFOLLOW\|O_CLOEXEC, 0600)`, `statx`; `fchmod(0600)` only when the umask took bits away |
+//! | `open_file` | `openat(fd, name, O_RDWR\|O_NOFOLLOW\|O_CLOEXEC\|O_NOCTTY)`, `statx`; anything but a regular file is refused |
 //! | `remove_file` | `unlinkat(fd, name, 0)` |
 //! | `touch` | `utimensat(fd, name, {UTIME_NOW, UTIME_NOW}, AT_SYMLINK_NOFOLLOW)`; `futimens(fd)` for the directory |
 //! | `list` | reads the directory through the handle ([`Dir::entries`]) |
 //!
-//! So `mkstemp` costs the backend one `openat` and one `fstat` (the core adds one
-//! `fstatat` of the directory's name in the root, to notice a replaced directory), and each
-//! file at cleanup one `fstatat` and one `unlinkat`.
+//! So `mkstemp` costs the backend one `openat` and one `statx` (the core adds one
+//! `statx` of the directory's name in the root, to notice a replaced directory), and each
+//! file at cleanup one `statx` and one `unlinkat`. Identities come from `statx` on Linux
+//! for the birth time, which tells a new file from an old one with a reused inode number;
+//! where `statx` is refused, `fstat`/`fstatat` (and `(dev, ino)` alone) for the whole
+//! process; on other Unixes, `fstat`/`fstatat`.
 //!
 //! The directory's mode is set with `fchmod` on the open descriptor, never by path, so it is
 //! exactly `0700` whatever the umask (a `0277` umask would leave `0500`) and whatever the
