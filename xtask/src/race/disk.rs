@@ -88,16 +88,7 @@ impl Clock {
 
     fn advance(&self, by: Duration) -> io::Result<()> {
         let mtime = |p: &Utf8Path| -> io::Result<Duration> {
-            let now = Timestamps {
-                last_access: Timespec {
-                    tv_sec: 0,
-                    tv_nsec: UTIME_NOW,
-                },
-                last_modification: Timespec {
-                    tv_sec: 0,
-                    tv_nsec: UTIME_NOW,
-                },
-            };
+            let now = times_now();
             rustix::fs::utimensat(CWD, p.as_str(), &now, AtFlags::empty())?;
             let st = rustix::fs::statx(CWD, p.as_str(), AtFlags::empty(), StatxFlags::MTIME)?;
             Ok(ts(&st.stx_mtime))
@@ -277,16 +268,7 @@ impl Outside for DiskActor {
     }
     fn touch(&self, path: &Utf8Path) -> io::Result<()> {
         let _as = AsUid::enter(self.uid)?;
-        let now = Timestamps {
-            last_access: Timespec {
-                tv_sec: 0,
-                tv_nsec: UTIME_NOW,
-            },
-            last_modification: Timespec {
-                tv_sec: 0,
-                tv_nsec: UTIME_NOW,
-            },
-        };
+        let now = times_now();
         rustix::fs::utimensat(CWD, path.as_str(), &now, AtFlags::empty())?;
         Ok(())
     }
@@ -517,4 +499,16 @@ pub fn run_cap_std(
         move || CapStdBackend::open_root(&root),
     );
     Ok((metrics, env.note()))
+}
+
+/// Access and modification times both set to the kernel's "now" (`UTIME_NOW`).
+fn times_now() -> Timestamps {
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: UTIME_NOW,
+    };
+    Timestamps {
+        last_access: now,
+        last_modification: now,
+    }
 }
