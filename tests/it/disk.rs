@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,22 +13,67 @@ use tempdir_core::{Error, OpenRoot};
 
 use crate::harness::Harness;
 
-/// A fresh directory per test under the system temp dir (under the WASI preopen in a WASI
-/// run), removed with everything in it when the test ends. The recursive delete is the
-/// fixture's, never the library's.
-pub struct DiskHarness {
+/// A fresh directory per test under `P`'s parent, removed with everything in it when the
+/// test ends. The recursive delete is the fixture's, never the library's.
+pub struct DiskAt<P> {
     root: Utf8PathBuf,
+    place: PhantomData<P>,
 }
 
-/// Where fixtures go: the preopened directory under WASI, the system temp dir elsewhere.
-fn fixtures_parent() -> Utf8PathBuf {
-    if let Ok(root) = std::env::var("TEMPDIRS_WASI_ROOT") {
-        return Utf8PathBuf::from(root);
+/// The system temp dir (the WASI preopen in a WASI run). On this kind of machine it is
+/// often ext4, where cleanup looks at each name (freed inode numbers are reused).
+pub type DiskHarness = DiskAt<SystemTemp>;
+
+/// `/dev/shm` where it is a tmpfs (else the system temp dir): cleanup checks every name
+/// from one directory listing there, so the suites run once more to cover that path.
+pub type TmpfsHarness = DiskAt<Tmpfs>;
+
+/// Where a [`DiskAt`] makes its fixtures.
+pub trait Place: Send + Sync + 'static {
+    /// The directory the fixtures go in.
+    fn parent() -> Utf8PathBuf;
+    /// The harness's name in messages.
+    const NAME: &'static str;
+}
+
+pub struct SystemTemp;
+
+impl Place for SystemTemp {
+    fn parent() -> Utf8PathBuf {
+        if let Ok(root) = std::env::var("TEMPDIRS_WASI_ROOT") {
+            return Utf8PathBuf::from(root);
+        }
+        Utf8PathBuf::try_from(std::env::temp_dir()).expect("the test machine's temp dir is UTF-8")
     }
-    Utf8PathBuf::try_from(std::env::temp_dir()).expect("the test machine's temp dir is UTF-8")
+    const NAME: &'static str = if cfg!(target_os = "wasi") {
+        "cap-std (wasi)"
+    } else {
+        "cap-std"
+    };
 }
 
-impl Harness for DiskHarness {
+pub struct Tmpfs;
+
+impl Place for Tmpfs {
+    #[allow(clippy::useless_conversion)] // `f_type`'s type differs between targets
+    fn parent() -> Utf8PathBuf {
+        #[cfg(target_os = "linux")]
+        {
+            const TMPFS_MAGIC: i64 = 0x0102_1994;
+            let shm = Utf8Path::new("/dev/shm");
+            if rustix::fs::statfs(shm.as_std_path())
+                .is_ok_and(|fs| i64::from(fs.f_type) == TMPFS_MAGIC)
+                && rustix::fs::access(shm.as_std_path(), rustix::fs::Access::WRITE_OK).is_ok()
+            {
+                return shm.to_owned();
+            }
+        }
+        SystemTemp::parent()
+    }
+    const NAME: &'static str = "cap-std (tmpfs)";
+}
+
+impl<P: Place> Harness for DiskAt<P> {
     type B = CapStdBackend;
 
     fn new() -> Self {
@@ -41,19 +87,18 @@ impl Harness for DiskHarness {
         } else {
             std::process::id()
         };
-        let root = fixtures_parent().join(format!(
+        let root = P::parent().join(format!(
             "tempdirs-it-{pid}-{}-{nanos}",
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         fs::create_dir(&root).expect("fixture root is made");
-        DiskHarness { root }
+        DiskAt {
+            root,
+            place: PhantomData,
+        }
     }
     fn name(&self) -> &'static str {
-        if cfg!(target_os = "wasi") {
-            "cap-std (wasi)"
-        } else {
-            "cap-std"
-        }
+        P::NAME
     }
     fn root(&self) -> &Utf8Path {
         &self.root
@@ -162,7 +207,7 @@ impl Harness for DiskHarness {
     }
 }
 
-impl Drop for DiskHarness {
+impl<P> Drop for DiskAt<P> {
     fn drop(&mut self) {
         // Some cases leave read-only entries behind; give write back before deleting.
         #[cfg(unix)]
@@ -213,6 +258,12 @@ fn walk(root: &Utf8Path) -> Vec<Utf8PathBuf> {
 }
 
 crate::conformance!(DiskHarness);
+
+/// The suite once more where cleanup reads the directory instead of looking at each name.
+#[cfg(target_os = "linux")]
+mod tmpfs {
+    crate::conformance!(super::TmpfsHarness);
+}
 
 #[cfg(unix)]
 mod unix_only {

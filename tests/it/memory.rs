@@ -383,6 +383,48 @@ fn a_failed_listing_is_reported() {
 }
 
 #[test]
+fn cleanup_reads_the_directory_once_instead_of_looking_at_each_name() {
+    let fs = MemoryFs::new();
+    let tmp = instance(&fs);
+    for _ in 0..5 {
+        tmp.mkstemp().unwrap();
+    }
+    fs.take_trace();
+    assert!(tmp.cleanup().is_complete());
+    let ops: Vec<String> = fs
+        .take_trace()
+        .iter()
+        .map(|line| line.split(' ').nth(1).unwrap_or_default().to_owned())
+        .collect();
+    let count = |op: &str| ops.iter().filter(|o| *o == op).count();
+    assert_eq!((count("scan"), count("entry")), (1, 0), "{ops:?}");
+    assert_eq!(count("remove_file"), 5);
+}
+
+#[test]
+fn a_failed_scan_falls_back_to_looking_at_each_name() {
+    let fs = MemoryFs::new();
+    let tmp = instance(&fs);
+    let (_kept, kept) = tmp.mkstemp().unwrap();
+    let (_swapped, swapped) = tmp.mkstemp().unwrap();
+    fs.remove_file(&swapped).unwrap();
+    fs.write(&swapped, b"not ours").unwrap();
+    fs.inject(Fault::new(FaultOp::Scan, Errno::EIO).first());
+    fs.take_trace();
+    let report = tmp.cleanup();
+    let looked: Vec<_> = fs
+        .take_trace()
+        .into_iter()
+        .filter(|line| line.contains(" entry "))
+        .collect();
+    assert_eq!(looked.len(), 2, "each name looked at: {looked:?}");
+    assert_eq!(report.removed, 1);
+    assert_eq!(report.left_in_place, vec![swapped.clone()]);
+    assert!(report.failures.is_empty(), "the listing is an optimisation");
+    assert!(!fs.exists(&kept) && fs.exists(&swapped));
+}
+
+#[test]
 fn an_attacker_of_another_uid_cannot_enter_and_a_recreated_dir_is_refused() {
     let fs = MemoryFs::new();
     let tmp = instance(&fs);

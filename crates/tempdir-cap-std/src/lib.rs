@@ -115,7 +115,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use camino::{Utf8Path, Utf8PathBuf};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use tempdir_core::{Backend, FileId, Meta, Op, OpenRoot};
+use tempdir_core::{Backend, FileId, Listed, Meta, Op, OpenRoot};
 
 pub use cap_std;
 pub use tempdir_core::{Error, TemporaryDirectory};
@@ -196,19 +196,24 @@ impl std::fmt::Debug for CapStdBackend {
 /// uses for directories and on which `flock` fails), so it carries the shared `flock` that
 /// [`Backend::lock_shared`] takes; the lock lasts exactly as long as this value.
 #[derive(Debug)]
-pub struct CapStdDir(Dir);
+pub struct CapStdDir {
+    dir: Dir,
+    /// Whether a listing's inode numbers identify entries as well as a `statx` does
+    /// (Linux tmpfs): cleanup then checks every tracked name from one directory read.
+    listing_identifies: bool,
+}
 
 impl CapStdDir {
     /// The handle as a [`cap_std::fs::Dir`], for what the backend does not offer.
     pub fn as_dir(&self) -> &Dir {
-        &self.0
+        &self.dir
     }
 }
 
 #[cfg(unix)]
 impl std::os::fd::AsFd for CapStdDir {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(&self.0)
+        std::os::fd::AsFd::as_fd(&self.dir)
     }
 }
 
@@ -308,15 +313,23 @@ impl Backend for CapStdBackend {
     }
 
     fn make_dir(&self, name: &str) -> io::Result<(CapStdDir, FileId)> {
-        sys::make_dir(&self.root, name).map(|(dir, id)| (CapStdDir(dir), id))
+        let (dir, id) = sys::make_dir(&self.root, name)?;
+        let listing_identifies = sys::listing_identifies(&dir);
+        Ok((
+            CapStdDir {
+                dir,
+                listing_identifies,
+            },
+            id,
+        ))
     }
 
     fn lock_shared(&self, dir: &CapStdDir) -> io::Result<()> {
-        sys::lock_shared(&dir.0)
+        sys::lock_shared(&dir.dir)
     }
 
     fn dir_meta(&self, dir: &CapStdDir) -> io::Result<Meta> {
-        sys::dir_meta(&dir.0)
+        sys::dir_meta(&dir.dir)
     }
 
     fn root_entry(&self, name: &str) -> io::Result<Option<Meta>> {
@@ -328,28 +341,38 @@ impl Backend for CapStdBackend {
     }
 
     fn create_file(&self, dir: &CapStdDir, name: &str) -> io::Result<(std::fs::File, FileId)> {
-        sys::create_file(&dir.0, name)
+        sys::create_file(&dir.dir, name)
     }
 
     fn open_file(&self, dir: &CapStdDir, name: &str) -> io::Result<(std::fs::File, FileId)> {
-        sys::open_file(&dir.0, name)
+        sys::open_file(&dir.dir, name)
     }
 
     fn entry(&self, dir: &CapStdDir, name: &str) -> io::Result<Option<Meta>> {
-        sys::entry(&dir.0, name)
+        sys::entry(&dir.dir, name)
     }
 
     fn remove_file(&self, dir: &CapStdDir, name: &str) -> io::Result<()> {
-        sys::remove_file(&dir.0, name)
+        sys::remove_file(&dir.dir, name)
     }
 
     fn touch(&self, dir: &CapStdDir, name: Option<&str>) -> io::Result<()> {
-        sys::touch(&dir.0, name)
+        sys::touch(&dir.dir, name)
+    }
+
+    /// One `getdents64` pass where its inode numbers are identities (Linux tmpfs); else
+    /// `Ok(false)`, and cleanup looks at each name.
+    fn scan(&self, dir: &CapStdDir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
+        if !dir.listing_identifies {
+            return Ok(false);
+        }
+        sys::scan(&dir.dir, visit)?;
+        Ok(true)
     }
 
     fn list(&self, dir: &CapStdDir) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
-        for entry in dir.0.entries()? {
+        for entry in dir.dir.entries()? {
             names.push(entry?.file_name().to_string_lossy().into_owned());
         }
         Ok(names)

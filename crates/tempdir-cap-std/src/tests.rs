@@ -20,8 +20,11 @@ struct Root(Utf8PathBuf);
 
 impl Root {
     fn new() -> Root {
+        Root::under(Utf8PathBuf::try_from(std::env::temp_dir()).expect("UTF-8 temp dir"))
+    }
+
+    fn under(base: Utf8PathBuf) -> Root {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let base = Utf8PathBuf::try_from(std::env::temp_dir()).expect("UTF-8 temp dir");
         let path = base.join(format!(
             "tempdir-cap-std-test-{}-{}",
             std::process::id(),
@@ -313,5 +316,61 @@ fn names_differ_between_calls_and_backends() {
     for _ in 0..1000 {
         assert!(seen.insert(a.random()));
         assert!(seen.insert(b.random()));
+    }
+}
+
+/// A listing's inode numbers and kinds are what `statx` says, on tmpfs; on a filesystem
+/// that hands freed inode numbers out again, the backend declines to list (cleanup then
+/// looks at each name, birth time included).
+#[test]
+#[serial_test::serial] // see `with_umask`
+#[allow(clippy::useless_conversion)] // `f_type`'s type differs between targets
+fn a_listing_stands_in_for_a_stat_only_on_tmpfs() {
+    use tempdir_core::Listed;
+    let on_tmpfs = |path: &Utf8Path| {
+        rustix::fs::statfs(path.as_std_path()).is_ok_and(|fs| i64::from(fs.f_type) == 0x0102_1994)
+    };
+    let roots = [Root::new(), Root::under(Utf8PathBuf::from("/dev/shm"))];
+    let roots = if Utf8Path::new("/dev/shm").is_dir() {
+        &roots[..]
+    } else {
+        &roots[..1]
+    };
+    for root in roots {
+        let backend = root.backend();
+        let (dir, _) = backend.make_dir("d").expect("mkdir");
+        backend.create_file(&dir, "f").expect("create");
+        fs::create_dir(root.0.join("d/sub")).expect("mkdir sub");
+        symlink("f", root.0.join("d/link")).expect("symlink");
+        let mut listed = Vec::new();
+        let scanned = backend
+            .scan(&dir, &mut |name, l| listed.push((name.to_owned(), l)))
+            .expect("scan");
+        assert_eq!(scanned, on_tmpfs(&root.0), "{}", root.0);
+        if !scanned {
+            assert!(listed.is_empty());
+            continue;
+        }
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        let want: Vec<(String, Listed)> = ["f", "link", "sub"]
+            .into_iter()
+            .map(|name| {
+                let meta = backend.entry(&dir, name).expect("stat").expect("exists");
+                let listed = Listed {
+                    ino: meta.id.ino,
+                    kind: Some(meta.kind),
+                };
+                (name.to_owned(), listed)
+            })
+            .collect();
+        assert_eq!(listed, want);
+        assert_eq!(
+            want.iter().map(|(_, l)| l.kind).collect::<Vec<_>>(),
+            [
+                Some(FileKind::File),
+                Some(FileKind::Symlink),
+                Some(FileKind::Dir)
+            ]
+        );
     }
 }

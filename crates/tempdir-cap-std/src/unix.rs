@@ -15,7 +15,7 @@ use rustix::fs::{
 #[cfg(target_os = "linux")]
 use rustix::fs::{StatxFlags, makedev, statx};
 use rustix::io::Errno;
-use tempdir_core::{FileId, FileKind, Meta};
+use tempdir_core::{FileId, FileKind, Listed, Meta};
 
 use crate::{found, refused};
 
@@ -39,6 +39,67 @@ fn open_private_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
     fchmod(&fd, DIR_MODE)?;
     let status = status_of(&fd)?;
     Ok((Dir::from(fd), status.id))
+}
+
+/// Whether the inode numbers a listing of `dir` shows identify its entries as well as a
+/// `statx` would. True on Linux tmpfs, which numbers each new inode from a per-mount
+/// counter (`shmem_reserve_inode`) and never hands a freed number out again (short of
+/// 2^32 creations on a mount without `inode64`). Elsewhere (ext4, xfs) a freed number
+/// goes to the next file made, and only the birth time tells the two apart.
+#[cfg(target_os = "linux")]
+// `f_type` is `i64` here, `u32` or `c_long` on other targets.
+#[allow(clippy::useless_conversion)]
+pub(crate) fn listing_identifies(dir: &Dir) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    rustix::fs::fstatfs(dir).is_ok_and(|fs| i64::from(fs.f_type) == TMPFS_MAGIC)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn listing_identifies(_dir: &Dir) -> bool {
+    false
+}
+
+/// Reads `dir` once (`getdents64`) and hands each entry to `visit`.
+#[cfg(target_os = "linux")]
+pub(crate) fn scan(dir: &Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<()> {
+    use std::mem::MaybeUninit;
+    // A descriptor of its own: reading moves the file position, and the handle's is shared
+    // with nobody only as long as nobody reads through it.
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = openat(dir, ".", flags, Mode::empty())?;
+    // 64 KiB: about 1,600 entries of our names per `getdents64`.
+    let mut buf = vec![MaybeUninit::uninit(); 64 * 1024];
+    let mut entries = rustix::fs::RawDir::new(&fd, &mut buf);
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        // No tracked name is anything but UTF-8.
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if name == "." || name == ".." {
+            continue;
+        }
+        let kind = match entry.file_type() {
+            FileType::Unknown => None,
+            FileType::RegularFile => Some(FileKind::File),
+            FileType::Directory => Some(FileKind::Dir),
+            FileType::Symlink => Some(FileKind::Symlink),
+            _ => Some(FileKind::Other),
+        };
+        visit(
+            name,
+            Listed {
+                ino: entry.ino(),
+                kind,
+            },
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn scan(_dir: &Dir, _visit: &mut dyn FnMut(&str, Listed)) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 pub(crate) fn lock_shared(dir: &Dir) -> io::Result<()> {

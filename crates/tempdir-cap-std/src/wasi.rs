@@ -10,7 +10,7 @@ use std::io;
 use std::time::SystemTime;
 
 use cap_std::fs::{Dir, Metadata, MetadataExt, OpenOptions};
-use tempdir_core::{FileId, FileKind, Meta};
+use tempdir_core::{FileId, FileKind, Listed, Meta};
 
 use crate::{found, refused};
 
@@ -27,6 +27,16 @@ fn open_made_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
     let id = id(&dir.dir_metadata()?);
     check_not_followed(root, name, id)?;
     Ok((dir, id))
+}
+
+/// WASI's `fd_readdir` gives inode numbers, but nothing says whether the host's
+/// filesystem hands freed ones out again: cleanup looks at each name.
+pub(crate) fn listing_identifies(_dir: &Dir) -> bool {
+    false
+}
+
+pub(crate) fn scan(_dir: &Dir, _visit: &mut dyn FnMut(&str, Listed)) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 pub(crate) fn lock_shared(_dir: &Dir) -> io::Result<()> {

@@ -49,6 +49,16 @@ pub struct Meta {
     pub nlink: u64,
 }
 
+/// What one read of a directory says of an entry, without a `stat` of its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// The inode number (`d_ino`). Entries of a directory are on its device, so this and
+    /// the directory's `dev` make the entry's [`FileId`] (less the birth time).
+    pub ino: u64,
+    /// The kind (`d_type`); `None` where the filesystem does not say (`DT_UNKNOWN`).
+    pub kind: Option<FileKind>,
+}
+
 /// The primitive operations of a directory capability.
 ///
 /// A backend holds a handle to a *root* directory (the system temp dir, a WASI preopen, a
@@ -120,6 +130,20 @@ pub trait Backend: Send + Sync {
 
     /// The names of the entries in `dir`, without `.` and `..`.
     fn list(&self, dir: &Self::Dir) -> io::Result<Vec<String>>;
+
+    /// Reads `dir` once and hands each entry but `.` and `..` to `visit`, with what the
+    /// listing says of it (`getdents`): cleanup's way of checking every tracked name
+    /// without a `stat` each. Names that are not UTF-8 may be skipped; none is tracked.
+    ///
+    /// Returns `Ok(false)`, having visited nothing, where a listing cannot decide what
+    /// [`entry`](Backend::entry) would: where this backend lists no inode numbers, or
+    /// where the filesystem may give a freed inode number to a new file, which only
+    /// [`FileId::birth`] tells apart. Cleanup then looks at each name with `entry`. That
+    /// is what this default does.
+    fn scan(&self, dir: &Self::Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
+        let _ = (dir, visit);
+        Ok(false)
+    }
 }
 
 /// A backend that can open a root directory by path, using ambient authority.

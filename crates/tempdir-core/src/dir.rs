@@ -1,12 +1,13 @@
 //! `TemporaryDirectory`: names, tracking, identity checks and cleanup over a [`Backend`].
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, FileId, FileKind, Meta, OpenRoot};
-use crate::name::{self, Tracked, join, resolve};
+use crate::backend::{Backend, FileId, FileKind, Listed, Meta, OpenRoot};
+use crate::name::{self, Sighting, Sightings, Tracked, join, resolve};
 use crate::{BufFile, Error, Op};
 
 /// How many names are tried before giving up with [`Error::TooManyCollisions`]. With 41
@@ -138,15 +139,6 @@ impl Builder {
     }
 }
 
-/// What the instance knows, behind one short-held lock.
-struct State {
-    /// The per-instance counter that is part of every name handed out.
-    counter: u64,
-    /// Every name handed out or created and not yet forgotten, with the identity of the
-    /// file this instance created there (`None` for `mktemp` names: the caller creates).
-    tracked: Tracked,
-}
-
 /// One securely created private directory, with unique names inside it and every file it
 /// created tracked, so that cleanup removes exactly those and then the directory.
 ///
@@ -197,7 +189,12 @@ pub struct TemporaryDirectory<B: Backend> {
     /// it, so that cleanup (the write side) never runs under an operation in flight and an
     /// operation never creates a file cleanup would miss.
     handle: RwLock<Option<B::Dir>>,
-    state: Mutex<State>,
+    /// The per-instance counter that is part of every name handed out.
+    counter: AtomicU64,
+    /// Every name handed out or created and not yet forgotten, with the identity of the
+    /// file this instance created there (`None` for `mktemp` names: the caller creates).
+    /// Held only for in-memory work, never across a filesystem call.
+    tracked: Mutex<Tracked>,
     /// What a cleanup could not finish (a failed unlink or rmdir), kept with the handle so
     /// that the next `cleanup` (or the drop) tries again.
     leftovers: Mutex<Option<Leftovers<B::Dir>>>,
@@ -258,10 +255,8 @@ impl<B: Backend> TemporaryDirectory<B> {
                         path,
                         id,
                         handle: RwLock::new(Some(handle)),
-                        state: Mutex::new(State {
-                            counter: 0,
-                            tracked: Tracked::default(),
-                        }),
+                        counter: AtomicU64::new(0),
+                        tracked: Mutex::new(Tracked::default()),
                         leftovers: Mutex::new(None),
                     });
                 }
@@ -306,7 +301,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             match self.backend.entry(dir, &name) {
                 Ok(None) => {
                     let path = join(&self.path, &name);
-                    self.state().tracked.insert(&name, None);
+                    self.tracked().insert(&name, None);
                     tracing::debug!(path = %path, "registered temporary name");
                     return Ok(path);
                 }
@@ -323,14 +318,15 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// The file is made create-new, without following symlinks, close-on-exec, mode
     /// exactly `0600`. A planted name is never opened: another is tried, up to a bound
     /// ([`Error::TooManyCollisions`]). Its identity is remembered so that cleanup removes
-    /// it only while it is still this file.
+    /// it only while it is still this file. Once the directory was reaped or replaced,
+    /// this fails closed ([`Error::Reaped`], [`Error::Replaced`]) and leaves no file.
     pub fn mkstemp(&self) -> Result<(B::File, Utf8PathBuf), Error> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         for _ in 0..MAX_ATTEMPTS {
             let name = self.next_name("mkstemp");
             match self.backend.create_file(dir, &name) {
-                Ok((file, id)) => return self.adopt(dir, name, file, id),
+                Ok((file, id)) => return self.adopt(dir, &name, file, id),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     tracing::debug!(name, "name taken, trying another");
                 }
@@ -356,9 +352,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         match self.backend.create_file(dir, name) {
-            Ok((file, id)) => self
-                .adopt(dir, name.to_owned(), file, id)
-                .map(|(file, _)| file),
+            Ok((file, id)) => self.adopt(dir, name, file, id).map(|(file, _)| file),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::AlreadyExists {
                 path: join(&self.path, name),
             }),
@@ -405,7 +399,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        let Some(expected) = self.state().tracked.get(name) else {
+        let Some(expected) = self.tracked().get(name) else {
             return Err(Error::NotTracked {
                 path: join(&self.path, name),
             });
@@ -422,14 +416,9 @@ impl<B: Backend> TemporaryDirectory<B> {
             },
             Err(e) => return Err(self.failure(Op::Stat, name, e)),
         }
-        {
-            // Forget it only if it is still what was removed: a create of the same name by
-            // another thread in between registered a new file, which stays tracked.
-            let mut state = self.state();
-            if state.tracked.get(name) == Some(expected) {
-                state.tracked.remove(name);
-            }
-        }
+        // Forget it only if it is still what was removed: a create of the same name by
+        // another thread in between registered a new file, which stays tracked.
+        self.tracked().remove_if(name, expected);
         tracing::debug!(path = %join(&self.path, name), "removed temporary file");
         Ok(())
     }
@@ -440,7 +429,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub fn forget(&self, name: impl AsRef<Utf8Path>) -> bool {
         let given = name.as_ref();
         let forgotten = match resolve(&self.path, given) {
-            Ok(name) => self.state().tracked.remove(name).is_some(),
+            Ok(name) => self.tracked().remove(name).is_some(),
             Err(_) => false,
         };
         if forgotten {
@@ -453,12 +442,12 @@ impl<B: Backend> TemporaryDirectory<B> {
 
     /// Whether `name` is tracked: handed out or created, and neither forgotten nor removed.
     pub fn is_tracked(&self, name: impl AsRef<Utf8Path>) -> bool {
-        resolve(&self.path, name.as_ref()).is_ok_and(|name| self.state().tracked.contains(name))
+        resolve(&self.path, name.as_ref()).is_ok_and(|name| self.tracked().contains(name))
     }
 
     /// How many names are tracked.
     pub fn tracked_count(&self) -> usize {
-        self.state().tracked.len()
+        self.tracked().len()
     }
 
     /// Where the directory stands: [`DirStatus::Intact`] while its path leads to the
@@ -493,7 +482,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         self.backend
             .touch(dir, None)
             .map_err(|e| Error::io(Op::SetTimes, self.path.clone(), e))?;
-        let names = self.state().tracked.names();
+        let names = self.tracked().names();
         let mut first_failure = None;
         for name in &names {
             match self.backend.touch(dir, Some(name)) {
@@ -525,11 +514,12 @@ impl<B: Backend> TemporaryDirectory<B> {
             let mut handle = self.handle.write().unwrap_or_else(PoisonError::into_inner);
             match handle.take() {
                 Some(dir) => {
-                    let tracked = std::mem::take(&mut self.state().tracked);
+                    let tracked = std::mem::take(&mut *self.tracked());
                     drop(handle);
                     let mut report = CleanupReport::new(DirStatus::Intact);
-                    tracked.drain_into(|name, created| {
-                        if !self.clean_entry(&dir, name, created, &mut report) {
+                    let sightings = self.survey(&dir, &tracked);
+                    tracked.for_each(sightings.as_ref(), |name, created, seen| {
+                        if !self.clean_entry(&dir, name, created, seen, &mut report) {
                             retry.push((name.into(), created));
                         }
                     });
@@ -542,7 +532,8 @@ impl<B: Backend> TemporaryDirectory<B> {
                     };
                     let mut report = CleanupReport::new(DirStatus::Intact);
                     for (name, created) in left.names {
-                        if !self.clean_entry(&left.dir, &name, created, &mut report) {
+                        let seen = Sighting::Unknown;
+                        if !self.clean_entry(&left.dir, &name, created, seen, &mut report) {
                             retry.push((name, created));
                         }
                     }
@@ -582,6 +573,25 @@ impl<B: Backend> TemporaryDirectory<B> {
         report
     }
 
+    /// What one listing of the directory shows at each tracked name: `None` where the
+    /// backend says a listing cannot stand in for a look at each name
+    /// ([`Backend::scan`]), or the listing failed; cleanup then looks at each name.
+    fn survey<'t>(&self, dir: &B::Dir, tracked: &'t Tracked) -> Option<Sightings<'t>> {
+        if tracked.len() == 0 {
+            return None;
+        }
+        let mut sightings = tracked.sightings();
+        let mut visit = |name: &str, listed: Listed| tracked.sight(&mut sightings, name, listed);
+        match self.backend.scan(dir, &mut visit) {
+            Ok(true) => Some(sightings),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::debug!(path = %self.path, error = %e, "cannot list the directory: looking at each name");
+                None
+            }
+        }
+    }
+
     /// Removes one tracked name if it still holds what this instance put there; `false`
     /// when an operation failed and a later cleanup should try again.
     fn clean_entry(
@@ -589,29 +599,40 @@ impl<B: Backend> TemporaryDirectory<B> {
         dir: &B::Dir,
         name: &str,
         created: Option<FileId>,
+        seen: Sighting,
         report: &mut CleanupReport,
     ) -> bool {
         // The path is made only where it is reported: cleanup is one loop per file.
         let path = || join(&self.path, name);
-        let meta = match self.backend.entry(dir, name) {
-            Ok(Some(meta)) => meta,
-            Ok(None) => {
-                report.removed += 1;
-                report.already_gone += 1;
-                return true;
+        let found = match seen {
+            Sighting::Absent => None,
+            Sighting::Listed(Listed {
+                ino,
+                kind: Some(kind),
+            }) => Some(Found::Listed { ino, kind }),
+            // The listing did not say what kind it is, or there was none: look.
+            Sighting::Listed(Listed { kind: None, .. }) | Sighting::Unknown => {
+                match self.backend.entry(dir, name) {
+                    Ok(meta) => meta.map(Found::Stat),
+                    Err(e) => {
+                        let path = path();
+                        tracing::warn!(path = %path, error = %e, "cannot stat temporary file");
+                        report.failures.push(Error::io(Op::Stat, path, e));
+                        return false;
+                    }
+                }
             }
-            Err(e) => {
-                let path = path();
-                tracing::warn!(path = %path, error = %e, "cannot stat temporary file");
-                report.failures.push(Error::io(Op::Stat, path, e));
-                return false;
-            }
+        };
+        let Some(found) = found else {
+            report.removed += 1;
+            report.already_gone += 1;
+            return true;
         };
         // Only what this instance created goes: the same inode, or for a `mktemp` name
         // (the caller created it) anything but a directory.
         let ours = match created {
-            Some(id) => is_created(&meta, id),
-            None => meta.kind != FileKind::Dir,
+            Some(id) => found.is_created(id),
+            None => found.kind() != FileKind::Dir,
         };
         if !ours {
             let path = path();
@@ -672,23 +693,24 @@ impl<B: Backend> TemporaryDirectory<B> {
     fn adopt(
         &self,
         dir: &B::Dir,
-        name: String,
+        name: &str,
         file: B::File,
         id: FileId,
     ) -> Result<(B::File, Utf8PathBuf), Error> {
-        // Creating through the handle proved the directory alive; a directory moved away
-        // and replaced at its path is caught only by looking at the path.
+        // The create itself proved the directory alive: through the handle of a removed
+        // directory it fails (ENOENT). A directory moved away and replaced at its path is
+        // caught only by looking at the path.
         if let Err(e) = self.check_path() {
             drop(file);
-            if let Err(remove) = self.backend.remove_file(dir, &name) {
+            if let Err(remove) = self.backend.remove_file(dir, name) {
                 // Tracked, so that cleanup tries again and reports it if it must.
                 tracing::warn!(name, error = %remove, "cannot remove file made in a displaced directory");
-                self.state().tracked.insert(&name, Some(id));
+                self.tracked().insert(name, Some(id));
             }
             return Err(e);
         }
-        let path = join(&self.path, &name);
-        self.state().tracked.insert(&name, Some(id));
+        let path = join(&self.path, name);
+        self.tracked().insert(name, Some(id));
         tracing::debug!(path = %path, "registered temporary file");
         Ok((file, path))
     }
@@ -747,17 +769,13 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 
     fn created_id(&self, name: &str) -> Option<FileId> {
-        self.state().tracked.get(name).flatten()
+        self.tracked().get(name).flatten()
     }
 
     /// `kind-XXXXXXXX-N`: the counter makes it unique for this instance, the random part
     /// unguessable for everyone else.
     fn next_name(&self, kind: &str) -> String {
-        let n = {
-            let mut state = self.state();
-            state.counter += 1;
-            state.counter
-        };
+        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
         let mut name = String::with_capacity(kind.len() + name::RANDOM_LEN + 22);
         name.push_str(kind);
         name.push('-');
@@ -767,13 +785,38 @@ impl<B: Backend> TemporaryDirectory<B> {
         name
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+    fn tracked(&self) -> MutexGuard<'_, Tracked> {
+        lock(&self.tracked)
     }
 
     /// The read side of the handle: held while an operation uses the directory.
     fn gate(&self) -> RwLockReadGuard<'_, Option<B::Dir>> {
         self.handle.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What cleanup found at a tracked name: from a look at the name, or from the listing.
+enum Found {
+    Stat(Meta),
+    Listed { ino: u64, kind: FileKind },
+}
+
+impl Found {
+    fn kind(&self) -> FileKind {
+        match self {
+            Found::Stat(meta) => meta.kind,
+            Found::Listed { kind, .. } => *kind,
+        }
+    }
+
+    /// Whether this is the file this instance created with identity `id`. A listing shows
+    /// no device (an entry is on its directory's) and no birth time, so it is used only
+    /// where the backend says the inode number alone decides ([`Backend::scan`]).
+    fn is_created(&self, id: FileId) -> bool {
+        match self {
+            Found::Stat(meta) => is_created(meta, id),
+            Found::Listed { ino, kind } => *ino == id.ino && *kind == FileKind::File,
+        }
     }
 }
 

@@ -36,7 +36,7 @@ mod dir;
 mod error;
 mod name;
 
-pub use backend::{Backend, FileId, FileKind, Meta, OpenRoot};
+pub use backend::{Backend, FileId, FileKind, Listed, Meta, OpenRoot};
 pub use buf_file::BufFile;
 pub use camino::{Utf8Path, Utf8PathBuf};
 pub use dir::{Builder, CleanupReport, DEFAULT_PREFIX, DirStatus, TemporaryDirectory};

@@ -5,7 +5,7 @@ use std::hash::{BuildHasherDefault, DefaultHasher};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::{Error, FileId};
+use crate::{Error, FileId, Listed};
 
 /// The longest file name most filesystems take (`NAME_MAX` on Linux), in bytes.
 pub(crate) const NAME_MAX: usize = 255;
@@ -336,6 +336,11 @@ impl Tracked {
         Some(id)
     }
 
+    /// Stops tracking `name` if it is tracked with identity `id`; whether it was.
+    pub(crate) fn remove_if(&mut self, name: &str, id: Option<FileId>) -> bool {
+        self.get(name) == Some(id) && self.remove(name).is_some()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.live + self.others.len()
     }
@@ -352,18 +357,75 @@ impl Tracked {
         names
     }
 
-    /// Hands every tracked name and its identity to `f`, in the fixed order, rendering
-    /// slot names into one reused buffer.
-    pub(crate) fn drain_into(self, mut f: impl FnMut(&str, Option<FileId>)) {
-        let mut buf = String::with_capacity(48);
-        for slot in self.slots.iter().filter(|s| s.is_live()) {
-            slot.render(&mut buf);
-            f(&buf, slot.id());
-        }
-        for (name, id) in self.others {
-            f(&name, id);
+    /// An empty record of what a directory listing shows at the tracked names.
+    pub(crate) fn sightings(&self) -> Sightings<'_> {
+        Sightings {
+            slots: vec![None; self.slots.len()],
+            others: HashMap::default(),
         }
     }
+
+    /// Notes that a listing showed `name` as `listed`; an untracked name is ignored.
+    pub(crate) fn sight<'t>(&'t self, sightings: &mut Sightings<'t>, name: &str, listed: Listed) {
+        match Slot::parse(name) {
+            Some(slot) => {
+                if let Ok(i) = self.find(&slot)
+                    && self.slots[i].is_live()
+                {
+                    sightings.slots[i] = Some(listed);
+                }
+            }
+            None => {
+                if let Some((name, _)) = self.others.get_key_value(name) {
+                    sightings.others.insert(name, listed);
+                }
+            }
+        }
+    }
+
+    /// Hands every tracked name to `f`, in the fixed order, with its identity and what
+    /// `sightings` showed there ([`Sighting::Unknown`] for all without a listing).
+    /// Slot names are rendered into one reused buffer.
+    pub(crate) fn for_each(
+        &self,
+        sightings: Option<&Sightings<'_>>,
+        mut f: impl FnMut(&str, Option<FileId>, Sighting),
+    ) {
+        let seen = |listed: Option<Listed>| match (sightings, listed) {
+            (None, _) => Sighting::Unknown,
+            (Some(_), Some(listed)) => Sighting::Listed(listed),
+            (Some(_), None) => Sighting::Absent,
+        };
+        let mut buf = String::with_capacity(48);
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.is_live() {
+                slot.render(&mut buf);
+                f(&buf, slot.id(), seen(sightings.and_then(|s| s.slots[i])));
+            }
+        }
+        for (name, &id) in &self.others {
+            let listed = sightings.and_then(|s| s.others.get(&**name).copied());
+            f(name, id, seen(listed));
+        }
+    }
+}
+
+/// What one listing of the directory showed at each tracked name.
+pub(crate) struct Sightings<'t> {
+    /// By index into [`Tracked`]'s slots.
+    slots: Vec<Option<Listed>>,
+    others: HashMap<&'t str, Listed, BuildHasherDefault<DefaultHasher>>,
+}
+
+/// What is known of a tracked name before looking at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sighting {
+    /// The listing did not show it: it is gone.
+    Absent,
+    /// The listing showed it, so.
+    Listed(Listed),
+    /// There was no listing.
+    Unknown,
 }
 
 #[cfg(test)]
@@ -533,11 +595,56 @@ mod tests {
             assert_eq!(t.get(&name(i)).is_some(), i % 3 == 0, "{i}");
         }
         let mut seen = Vec::new();
-        t.drain_into(|n, id| seen.push((n.to_owned(), id)));
+        t.for_each(None, |n, id, sighting| {
+            assert_eq!(sighting, Sighting::Unknown);
+            seen.push((n.to_owned(), id));
+        });
         let want: Vec<_> = (0..1000)
             .filter(|i| i % 3 == 0)
             .map(|i| (name(i), id(i)))
             .collect();
         assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn sightings_follow_the_tracked_names() {
+        let mut t = Tracked::default();
+        let listed = |ino| Listed {
+            ino,
+            kind: Some(crate::FileKind::File),
+        };
+        for i in 1..=4 {
+            t.insert(&format!("mkstemp-abcdefgh-{i}"), id(i));
+        }
+        t.insert("notes.txt", None);
+        t.insert("gone.txt", None);
+        t.remove("mkstemp-abcdefgh-2");
+        let mut sightings = t.sightings();
+        // In directory order, with untracked and forgotten names among them.
+        for (name, ino) in [
+            ("notes.txt", 9),
+            ("mkstemp-abcdefgh-3", 3),
+            ("mkstemp-abcdefgh-2", 2),
+            ("stranger", 7),
+            ("mkstemp-zzzzzzzz-1", 8),
+            ("mkstemp-abcdefgh-1", 1),
+        ] {
+            t.sight(&mut sightings, name, listed(ino));
+        }
+        let mut seen = Vec::new();
+        t.for_each(Some(&sightings), |n, _, sighting| {
+            seen.push((n.to_owned(), sighting))
+        });
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            seen,
+            vec![
+                ("gone.txt".to_owned(), Sighting::Absent),
+                ("mkstemp-abcdefgh-1".to_owned(), Sighting::Listed(listed(1))),
+                ("mkstemp-abcdefgh-3".to_owned(), Sighting::Listed(listed(3))),
+                ("mkstemp-abcdefgh-4".to_owned(), Sighting::Absent),
+                ("notes.txt".to_owned(), Sighting::Listed(listed(9))),
+            ]
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::{Backend, Error, FileId, Meta, Op};
+use tempdir_core::{Backend, Error, FileId, Listed, Meta, Op};
 
 use crate::Errno;
 use crate::fault::FaultOp;
@@ -91,6 +91,11 @@ pub enum BackendOp {
         /// The directory's path.
         dir: Utf8PathBuf,
     },
+    /// `scan(dir)`: the listing with inode numbers and kinds.
+    Scan {
+        /// The directory's path.
+        dir: Utf8PathBuf,
+    },
     /// A read on a [`MemoryFile`].
     Read {
         /// The path the file was created or opened at.
@@ -122,6 +127,7 @@ impl BackendOp {
             BackendOp::RemoveFile { .. } => FaultOp::RemoveFile,
             BackendOp::Touch { .. } => FaultOp::Touch,
             BackendOp::List { .. } => FaultOp::List,
+            BackendOp::Scan { .. } => FaultOp::Scan,
             BackendOp::Read { .. } => FaultOp::Read,
             BackendOp::Write { .. } => FaultOp::Write,
         }
@@ -140,7 +146,10 @@ impl BackendOp {
             | BackendOp::RemoveFile { name, .. } => Some(name),
             BackendOp::Touch { name, .. } => name.as_deref(),
             BackendOp::Read { path, .. } | BackendOp::Write { path, .. } => path.file_name(),
-            BackendOp::Lock { .. } | BackendOp::DirMeta { .. } | BackendOp::List { .. } => None,
+            BackendOp::Lock { .. }
+            | BackendOp::DirMeta { .. }
+            | BackendOp::List { .. }
+            | BackendOp::Scan { .. } => None,
         }
     }
 
@@ -149,9 +158,10 @@ impl BackendOp {
     pub fn path(&self) -> Utf8PathBuf {
         match self {
             BackendOp::Read { path, .. } | BackendOp::Write { path, .. } => path.clone(),
-            BackendOp::Lock { dir } | BackendOp::DirMeta { dir } | BackendOp::List { dir } => {
-                dir.clone()
-            }
+            BackendOp::Lock { dir }
+            | BackendOp::DirMeta { dir }
+            | BackendOp::List { dir }
+            | BackendOp::Scan { dir } => dir.clone(),
             BackendOp::Touch { dir, name: None } => dir.clone(),
             BackendOp::MakeDir { dir, name }
             | BackendOp::RootEntry { dir, name }
@@ -445,5 +455,20 @@ impl Backend for MemoryBackend {
         };
         self.fs
             .backend_call(&op, |state, actor| state.list_at(actor, dir.handle.ino))
+    }
+
+    /// Always a listing: inode numbers are never reused here, so one identifies a file.
+    fn scan(&self, dir: &MemoryDir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
+        self.check_dir(dir)?;
+        let op = BackendOp::Scan {
+            dir: dir.path.clone(),
+        };
+        let listed = self
+            .fs
+            .backend_call(&op, |state, actor| state.scan_at(actor, dir.handle.ino))?;
+        for (name, listed) in &listed {
+            visit(name, *listed);
+        }
+        Ok(true)
     }
 }

@@ -32,6 +32,8 @@ pub enum FaultOp {
     Touch,
     /// `Backend::list`.
     List,
+    /// `Backend::scan`.
+    Scan,
     /// `Read::read` on a [`MemoryFile`](crate::MemoryFile).
     Read,
     /// `Write::write` on a [`MemoryFile`](crate::MemoryFile).
@@ -53,6 +55,7 @@ impl FaultOp {
             FaultOp::RemoveFile => "remove_file",
             FaultOp::Touch => "touch",
             FaultOp::List => "list",
+            FaultOp::Scan => "scan",
             FaultOp::Read => "read",
             FaultOp::Write => "write",
         }

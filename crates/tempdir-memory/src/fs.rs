@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::Meta;
+use tempdir_core::{Listed, Meta};
 
 use crate::Errno;
 use crate::backend::BackendOp;
@@ -136,6 +136,16 @@ impl Outcome for Vec<u8> {
 impl Outcome for Vec<String> {
     fn describe(&self) -> String {
         format!("[{}]", self.join(", "))
+    }
+}
+
+impl Outcome for Vec<(String, Listed)> {
+    fn describe(&self) -> String {
+        let entries: Vec<String> = self
+            .iter()
+            .map(|(name, listed)| format!("{name} ino={}", listed.ino))
+            .collect();
+        format!("[{}]", entries.join(", "))
     }
 }
 

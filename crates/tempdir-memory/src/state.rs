@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::{FileId, FileKind, Meta};
+use tempdir_core::{FileId, FileKind, Listed, Meta};
 
 use crate::Errno;
 use crate::fault::ArmedFault;
@@ -816,6 +816,24 @@ impl State {
         Ok(names)
     }
 
+    /// A listing of `ino` with each entry's inode number and kind, as `getdents64` gives.
+    fn scan_inode(&mut self, ino: u64, actor: Actor) -> Result<Vec<(String, Listed)>, Errno> {
+        let inode = self.inode(ino);
+        let entries = inode.entries().ok_or(Errno::ENOTDIR)?;
+        if !inode.allows(actor, R) {
+            return Err(Errno::EACCES);
+        }
+        let listed = entries
+            .iter()
+            .map(|(name, &ino)| {
+                let kind = Some(self.inode(ino).kind());
+                (name.clone(), Listed { ino, kind })
+            })
+            .collect();
+        self.accessed(ino, actor);
+        Ok(listed)
+    }
+
     /// `chmod`, which follows symlinks as `std::fs::set_permissions` does.
     pub(crate) fn set_permissions(
         &mut self,
@@ -1036,6 +1054,14 @@ impl State {
 
     pub(crate) fn list_at(&mut self, actor: Actor, dir: u64) -> Result<Vec<String>, Errno> {
         self.list_inode(dir, actor)
+    }
+
+    pub(crate) fn scan_at(
+        &mut self,
+        actor: Actor,
+        dir: u64,
+    ) -> Result<Vec<(String, Listed)>, Errno> {
+        self.scan_inode(dir, actor)
     }
 }
 

@@ -949,11 +949,11 @@ fn a_hook_can_reap_between_two_steps_of_the_core() {
     let tmp = TemporaryDirectory::with_backend(backend(&fs)).unwrap();
     let (_file, victim) = tmp.mkstemp().unwrap();
     let target = victim.clone();
-    // Right before the core looks at the entry during cleanup, swap the file for a
-    // symlink to something precious: cleanup must leave it in place.
+    // Right before the core looks at the entry during cleanup (one listing here), swap
+    // the file for a symlink to something precious: cleanup must leave it in place.
     fs.write("/tmp/precious", "keep").unwrap();
     fs.set_hook(move |fs, op| {
-        if matches!(op, BackendOp::Entry { .. })
+        if matches!(op, BackendOp::Entry { .. } | BackendOp::Scan { .. })
             && fs.symlink_metadata(&target).is_ok_and(|m| m.is_file())
         {
             fs.remove_file(&target).unwrap();

@@ -19,11 +19,11 @@ use tempdir_cap_std::CapStdBackend;
 use tempdir_core::{Error, TemporaryDirectory};
 
 use super::Extra;
-use crate::disk::DiskHarness;
+use crate::disk::{DiskAt, DiskHarness, Place};
 use crate::harness::Harness;
 use crate::memory::MemoryHarness;
 
-impl Extra for DiskHarness {
+impl<P: Place> Extra for DiskAt<P> {
     fn read_link(&self, path: &Utf8Path) -> Option<Utf8PathBuf> {
         fs::read_link(path)
             .ok()
@@ -49,6 +49,21 @@ crate::reliability!(DiskHarness);
 #[test]
 fn differential_memory_against_cap_std() {
     super::differential::same_observations(MemoryHarness::new, DiskHarness::new);
+}
+
+/// The reliability cases and the differential test where cleanup reads the directory.
+#[cfg(target_os = "linux")]
+mod tmpfs {
+    use crate::disk::TmpfsHarness;
+    use crate::harness::Harness;
+    use crate::memory::MemoryHarness;
+
+    crate::reliability!(TmpfsHarness);
+
+    #[test]
+    fn differential_memory_against_cap_std() {
+        crate::reliability::differential::same_observations(MemoryHarness::new, TmpfsHarness::new);
+    }
 }
 
 /// The environment variable that makes a re-executed test binary play the child.

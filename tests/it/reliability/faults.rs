@@ -19,7 +19,7 @@ use tempdir_core::{DirStatus, Error, TemporaryDirectory};
 use tempdir_memory::{Errno, Fault, FaultOp, MemoryBackend, MemoryFs};
 
 /// Every operation `MemoryBackend` (and its files) can be faulted on.
-const FAULT_OPS: [FaultOp; 13] = [
+const FAULT_OPS: [FaultOp; 14] = [
     FaultOp::MakeDir,
     FaultOp::Lock,
     FaultOp::DirMeta,
@@ -31,6 +31,7 @@ const FAULT_OPS: [FaultOp; 13] = [
     FaultOp::RemoveFile,
     FaultOp::Touch,
     FaultOp::List,
+    FaultOp::Scan,
     FaultOp::Read,
     FaultOp::Write,
 ];

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::{Backend, DirStatus, Error, FileId, Meta, TemporaryDirectory};
+use tempdir_core::{Backend, DirStatus, Error, FileId, Listed, Meta, TemporaryDirectory};
 
 use super::env::Outside;
 use super::sched::{Sched, SplitMix64};
@@ -479,6 +479,10 @@ impl<B: Backend> Backend for Probe<B> {
     fn list(&self, dir: &Self::Dir) -> io::Result<Vec<String>> {
         self.tick();
         self.inner.list(dir)
+    }
+    fn scan(&self, dir: &Self::Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
+        self.tick();
+        self.inner.scan(dir, visit)
     }
 }
 
