@@ -25,6 +25,8 @@ const FLOOR: &str = "floor";
 const TEMPDIRS: &str = "tempdirs";
 const TEMPFILE: &str = "tempfile";
 const CAP_TEMPFILE: &str = "cap-tempfile";
+/// The floor doing, with the fewest syscalls, the checks SPEC §3 asks of every file.
+const CHECKED_FLOOR: &str = "floor + checks";
 
 /// Flags of every file the floor creates: those `mkstemp` promises (SPEC §3).
 fn create_flags() -> OFlags {
@@ -59,7 +61,8 @@ impl Names {
     }
 }
 
-/// Which of `tempdirs`' safety checks the floor adds, to price each one (W5).
+/// Which of `tempdirs`' safety checks the floor adds, to price each one (W5) and to show
+/// the floor that does SPEC §3's work (the "floor + checks" rows).
 #[derive(Clone, Copy, Debug, Default)]
 struct Checks {
     /// `fstat` of each file just created: the identity recorded at creation.
@@ -67,8 +70,33 @@ struct Checks {
     /// `fstatat` of the directory's name in the root after each create: "the path still
     /// leads to our directory".
     path: bool,
-    /// `fstatat` of each name before its `unlinkat`: the identity checked before unlink.
-    unlink: bool,
+    /// How each name is seen to still hold what was created before its `unlinkat`.
+    unlink: UnlinkCheck,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum UnlinkCheck {
+    #[default]
+    None,
+    /// `fstatat` of each name.
+    Stat,
+    /// One `getdents64` pass over the directory before the unlinks.
+    Listing,
+    /// What `tempdirs`' cleanup does in this directory: a listing on tmpfs (inode numbers
+    /// are never reused there), an `fstatat` per name elsewhere.
+    AsTempdirs,
+}
+
+impl Checks {
+    /// What SPEC §3 asks of every file: its identity at creation, its directory's path
+    /// checked after the create, and a check before it is unlinked.
+    fn spec(unlink: UnlinkCheck) -> Checks {
+        Checks {
+            identity: true,
+            path: true,
+            unlink,
+        }
+    }
 }
 
 /// A directory made for one floor run: `mkdirat` + open, then `close` + `unlinkat`.
@@ -76,6 +104,8 @@ struct FloorDir<'r> {
     root: BorrowedFd<'r>,
     name: String,
     fd: OwnedFd,
+    /// Whether it is on tmpfs, where `tempdirs` checks names with one listing.
+    tmpfs: bool,
 }
 
 impl<'r> FloorDir<'r> {
@@ -83,7 +113,40 @@ impl<'r> FloorDir<'r> {
         let name = format!("floor-{tag}");
         rustix::fs::mkdirat(root, name.as_str(), Mode::from_raw_mode(0o700))?;
         let fd = rustix::fs::openat(root, name.as_str(), dir_flags(), Mode::empty())?;
-        Ok(FloorDir { root, name, fd })
+        // `f_type`'s type differs between targets.
+        #[allow(clippy::useless_conversion)]
+        let tmpfs = rustix::fs::fstatfs(&fd).is_ok_and(|fs| i64::from(fs.f_type) == 0x0102_1994);
+        Ok(FloorDir {
+            root,
+            name,
+            fd,
+            tmpfs,
+        })
+    }
+
+    /// The unlink check `checks` asks for here, `AsTempdirs` resolved.
+    fn unlink_check(&self, checks: Checks) -> UnlinkCheck {
+        match checks.unlink {
+            UnlinkCheck::AsTempdirs if self.tmpfs => UnlinkCheck::Listing,
+            UnlinkCheck::AsTempdirs => UnlinkCheck::Stat,
+            other => other,
+        }
+    }
+
+    /// One `getdents64` pass, as `tempdirs`' cleanup reads the directory.
+    fn list(&self) -> io::Result<()> {
+        use std::mem::MaybeUninit;
+        let fd = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?;
+        let mut buf = vec![MaybeUninit::uninit(); 64 * 1024];
+        let mut entries = rustix::fs::RawDir::new(&fd, &mut buf);
+        let mut sum = 0u64;
+        while let Some(entry) = entries.next() {
+            let entry = entry?;
+            sum = sum.wrapping_add(entry.ino() ^ entry.file_type() as u64);
+            black_box(entry.file_name());
+        }
+        black_box(sum);
+        Ok(())
     }
 
     fn remove(self) -> io::Result<()> {
@@ -108,8 +171,8 @@ impl<'r> FloorDir<'r> {
         Ok(())
     }
 
-    fn unlink(&self, name: &str, checks: Checks) -> io::Result<()> {
-        if checks.unlink {
+    fn unlink(&self, name: &str, checks: UnlinkCheck) -> io::Result<()> {
+        if checks == UnlinkCheck::Stat {
             black_box(rustix::fs::statat(
                 &self.fd,
                 name,
@@ -128,21 +191,27 @@ fn floor_w1(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<u64> {
     for i in 0..n {
         dir.create(names.get(i), checks)?;
     }
+    let unlink = dir.unlink_check(checks);
+    if unlink == UnlinkCheck::Listing {
+        dir.list()?;
+    }
     for i in 0..n {
-        dir.unlink(names.get(i), checks)?;
+        dir.unlink(names.get(i), unlink)?;
     }
     dir.remove()?;
     Ok(elapsed(t))
 }
 
-fn floor_w2(root: BorrowedFd<'_>, n: u64) -> io::Result<u64> {
+/// Per file: create, close, unlink; with `checks`, as `tempdirs`' `remove` does (an
+/// `fstatat` of the name before its `unlinkat`).
+fn floor_w2(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<u64> {
     let mut names = Names::new("floor");
     let t = Instant::now();
     let dir = FloorDir::make(root, "w2")?;
     for i in 0..n {
         let name = names.get(i);
-        dir.create(name, Checks::default())?;
-        dir.unlink(name, Checks::default())?;
+        dir.create(name, checks)?;
+        dir.unlink(name, checks.unlink)?;
     }
     dir.remove()?;
     Ok(elapsed(t))
@@ -167,7 +236,7 @@ fn floor_w3(root: BorrowedFd<'_>, n: u64) -> io::Result<u64> {
 
 /// Two threads creating in one shared directory fd, then one pass removing every file (as
 /// one `cleanup` does). Returns (total, create phase, removal phase).
-fn floor_w4(root: BorrowedFd<'_>, n: u64) -> io::Result<[u64; 3]> {
+fn floor_w4(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<[u64; 3]> {
     let barrier = Barrier::new(2);
     let t = Instant::now();
     let dir = FloorDir::make(root, "w4")?;
@@ -180,7 +249,7 @@ fn floor_w4(root: BorrowedFd<'_>, n: u64) -> io::Result<[u64; 3]> {
                     let mut names = Names::new(tag);
                     barrier.wait();
                     for i in 0..n {
-                        dir.create(names.get(i), Checks::default())?;
+                        dir.create(names.get(i), checks)?;
                     }
                     Ok::<(), io::Error>(())
                 })
@@ -192,10 +261,14 @@ fn floor_w4(root: BorrowedFd<'_>, n: u64) -> io::Result<[u64; 3]> {
     });
     created?;
     let t_create = elapsed(t);
+    let unlink = dir.unlink_check(checks);
+    if unlink == UnlinkCheck::Listing {
+        dir.list()?;
+    }
     for tag in ["a", "b"] {
         let mut names = Names::new(tag);
         for i in 0..n {
-            dir.unlink(names.get(i), Checks::default())?;
+            dir.unlink(names.get(i), unlink)?;
         }
     }
     dir.remove()?;
@@ -418,33 +491,46 @@ pub(crate) fn run(
     for run in 0..runs {
         eprintln!("bench: native run {}/{runs}", run + 1);
         for &n in &plan.w1 {
-            let ns = floor_w1(root_fd, n, Checks::default()).map_err(ctx("floor W1"))?;
+            let ns =
+                averaged(n, || floor_w1(root_fd, n, Checks::default())).map_err(ctx("floor W1"))?;
             record(r, "W1", n, FLOOR, n, FLOOR, ns);
-            let ns = tempdirs_w1(root, n).map_err(ctx("tempdirs W1"))?;
+            let checks = Checks::spec(UnlinkCheck::AsTempdirs);
+            let ns = averaged(n, || floor_w1(root_fd, n, checks)).map_err(ctx("floor W1"))?;
+            record(r, "W1", n, CHECKED_FLOOR, n, FLOOR, ns);
+            let ns = averaged(n, || tempdirs_w1(root, n)).map_err(ctx("tempdirs W1"))?;
             record(r, "W1", n, TEMPDIRS, n, FLOOR, ns);
-            let ns = tempfile_w1(root, n).map_err(ctx("tempfile W1"))?;
+            let ns = averaged(n, || tempfile_w1(root, n)).map_err(ctx("tempfile W1"))?;
             record(r, "W1", n, TEMPFILE, n, FLOOR, ns);
-            let ns = cap_tempfile_w1(&cap_root, n).map_err(ctx("cap-tempfile W1"))?;
+            let ns =
+                averaged(n, || cap_tempfile_w1(&cap_root, n)).map_err(ctx("cap-tempfile W1"))?;
             record(r, "W1", n, CAP_TEMPFILE, n, FLOOR, ns);
         }
         let n = plan.w2;
-        let ns = floor_w2(root_fd, n).map_err(ctx("floor W2"))?;
+        let ns =
+            averaged(n, || floor_w2(root_fd, n, Checks::default())).map_err(ctx("floor W2"))?;
         record(r, "W2", n, FLOOR, n, FLOOR, ns);
-        let ns = tempdirs_w2(root, n).map_err(ctx("tempdirs W2"))?;
+        let checks = Checks::spec(UnlinkCheck::Stat);
+        let ns = averaged(n, || floor_w2(root_fd, n, checks)).map_err(ctx("floor W2"))?;
+        record(r, "W2", n, CHECKED_FLOOR, n, FLOOR, ns);
+        let ns = averaged(n, || tempdirs_w2(root, n)).map_err(ctx("tempdirs W2"))?;
         record(r, "W2", n, TEMPDIRS, n, FLOOR, ns);
-        let ns = tempfile_w2(root, n).map_err(ctx("tempfile W2"))?;
+        let ns = averaged(n, || tempfile_w2(root, n)).map_err(ctx("tempfile W2"))?;
         record(r, "W2", n, TEMPFILE, n, FLOOR, ns);
-        let ns = cap_tempfile_w2(&cap_root, n).map_err(ctx("cap-tempfile W2"))?;
+        let ns = averaged(n, || cap_tempfile_w2(&cap_root, n)).map_err(ctx("cap-tempfile W2"))?;
         record(r, "W2", n, CAP_TEMPFILE, n, FLOOR, ns);
 
         let n = plan.w3;
+        settle();
         let ns = floor_w3(root_fd, n).map_err(ctx("floor W3"))?;
         record(r, "W3", n, "floor (fstatat)", n, "floor (fstatat)", ns);
+        settle();
         let ns = tempdirs_w3(root, n).map_err(ctx("tempdirs W3"))?;
         record(r, "W3", n, "tempdirs mktemp", n, "floor (fstatat)", ns);
 
         let n = plan.w4;
-        let [total, create, clean] = floor_w4(root_fd, n).map_err(ctx("floor W4"))?;
+        settle();
+        let [total, create, clean] =
+            floor_w4(root_fd, n, Checks::default()).map_err(ctx("floor W4"))?;
         record(r, "W4", n, "floor 2t", 2 * n, "floor 2t", total);
         record(
             r,
@@ -464,6 +550,11 @@ pub(crate) fn run(
             "floor 2t: remove",
             clean,
         );
+        let checks = Checks::spec(UnlinkCheck::AsTempdirs);
+        settle();
+        let [total, ..] = floor_w4(root_fd, n, checks).map_err(ctx("floor W4"))?;
+        record(r, "W4", n, "floor 2t + checks", 2 * n, "floor 2t", total);
+        settle();
         let [total, create, clean] = tempdirs_w4(root, n).map_err(ctx("tempdirs W4"))?;
         record(r, "W4", n, "tempdirs 2t", 2 * n, "floor 2t", total);
         record(
@@ -486,6 +577,7 @@ pub(crate) fn run(
         );
 
         let n = plan.w5_status;
+        settle();
         let ns = floor_status(root_fd, n).map_err(ctx("floor status"))?;
         record(
             r,
@@ -496,6 +588,7 @@ pub(crate) fn run(
             "floor: fstatat root",
             ns,
         );
+        settle();
         let ns = tempdirs_status(root, n).map_err(ctx("tempdirs status"))?;
         record(
             r,
@@ -524,19 +617,18 @@ pub(crate) fn run(
                     ..Checks::default()
                 },
             ),
+            ("+ unlink check (fstatat)", Checks::spec(UnlinkCheck::Stat)),
             (
-                "+ unlink check (fstatat)",
-                Checks {
-                    identity: true,
-                    path: true,
-                    unlink: true,
-                },
+                "  or one listing (getdents)",
+                Checks::spec(UnlinkCheck::Listing),
             ),
         ];
         for (name, checks) in steps {
+            settle();
             let ns = floor_w1(root_fd, n, checks).map_err(ctx("floor W5"))?;
             record(r, "W5", n, name, n, "floor", ns);
         }
+        settle();
         let ns = tempdirs_w1(root, n).map_err(ctx("tempdirs W5"))?;
         record(r, "W5", n, "tempdirs mkstemp+cleanup", n, "floor", ns);
     }
@@ -632,6 +724,30 @@ fn check_report(report: &tempdir_core::CleanupReport, removed: u64) -> io::Resul
     } else {
         Err(io::Error::other(format!("incomplete cleanup: {report:?}")))
     }
+}
+
+/// Files a W1 or W2 sample is made of, at least: one run of N = 1,000 lasts about 8 ms,
+/// short enough for one hiccup of a shared machine to move a median of five.
+const MIN_FILES_PER_SAMPLE: u64 = 20_000;
+
+/// Lets the kernel finish what the previous sample left it. Inodes unlinked by one
+/// comparator are freed later, by RCU callbacks, and that work lands on whatever runs
+/// next: measured here, the next 2,000 files right after 20,000 unlinks cost 25-70% more,
+/// and nothing more after 30 ms. Each sample then pays only for its own files.
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(50));
+}
+
+/// Runs `once` (one whole workload of `n` files) as often as [`MIN_FILES_PER_SAMPLE`] asks
+/// and returns the mean time of one run, after [`settle`].
+fn averaged(n: u64, mut once: impl FnMut() -> io::Result<u64>) -> io::Result<u64> {
+    settle();
+    let reps = MIN_FILES_PER_SAMPLE.div_ceil(n.max(1));
+    let mut total = 0;
+    for _ in 0..reps {
+        total += once()?;
+    }
+    Ok(total / reps)
 }
 
 fn utf8(path: &Path) -> io::Result<&str> {
