@@ -47,7 +47,7 @@
 //!
 //! | [`Backend`] method | syscalls |
 //! |---|---|
-//! | `make_dir` | `mkdirat(root, name, 0700)`, `openat(root, name, O_RDONLY\|O_DIRECTORY\|O_NOFOLLOW\|O_CLOEXEC)`, `fchmod(fd, 0700)`, `statx(fd)`; on a failure after the `mkdirat`, `unlinkat(root, name, AT_REMOVEDIR)` |
+//! | `make_dir` | `mkdirat(root, name, 0700)`, `openat(root, name, O_RDONLY\|O_DIRECTORY\|O_NOFOLLOW\|O_CLOEXEC)`, `fchmod(fd, 0700)`, `statx(fd)`, `fstatfs(fd)` (is it tmpfs?); on a failure after the `mkdirat`, `unlinkat(root, name, AT_REMOVEDIR)` |
 //! | `lock_shared` | `flock(fd, LOCK_SH\|LOCK_NB)`: never blocks; held until the handle is dropped |
 //! | `dir_meta` | `statx(fd)` (the link count is 0 once the directory was removed) |
 //! | `root_entry`, `entry` | `statx(dirfd, name, AT_SYMLINK_NOFOLLOW)` |
@@ -57,13 +57,21 @@
 //! | `remove_file` | `unlinkat(fd, name, 0)` |
 //! | `touch` | `utimensat(fd, name, {UTIME_NOW, UTIME_NOW}, AT_SYMLINK_NOFOLLOW)`; `futimens(fd)` for the directory |
 //! | `list` | reads the directory through the handle ([`Dir::entries`]) |
+//! | `scan` | on Linux tmpfs, `openat(fd, ".")` and `getdents64` (inode number and type of each entry); elsewhere declined, with no call |
 //!
 //! So `mkstemp` costs the backend one `openat` and one `statx` (the core adds one
 //! `statx` of the directory's name in the root, to notice a replaced directory), and each
-//! file at cleanup one `statx` and one `unlinkat`. Identities come from `statx` on Linux
-//! for the birth time, which tells a new file from an old one with a reused inode number;
-//! where `statx` is refused, `fstat`/`fstatat` (and `(dev, ino)` alone) for the whole
-//! process; on other Unixes, `fstat`/`fstatat`.
+//! file at cleanup one `unlinkat` after one directory listing for all of them on tmpfs,
+//! one `statx` each elsewhere. Identities come from `statx` on Linux for the birth time,
+//! which tells a new file from an old one with a reused inode number; where `statx` is
+//! refused, `fstat`/`fstatat` (and `(dev, ino)` alone) for the whole process; on other
+//! Unixes, `fstat`/`fstatat`.
+//!
+//! Why the listing only on tmpfs: a listing gives each entry's inode number and type but
+//! no birth time. tmpfs numbers inodes from a per-mount counter and never hands a freed
+//! number out again (short of 2^32 creations on a mount without `inode64`), so there the
+//! number alone says whether a name still holds the file created. ext4 and xfs give a
+//! freed number to the next file made, so there each name is stat'ed.
 //!
 //! The directory's mode is set with `fchmod` on the open descriptor, never by path, so it is
 //! exactly `0700` whatever the umask (a `0277` umask would leave `0500`) and whatever the

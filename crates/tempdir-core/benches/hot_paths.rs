@@ -5,12 +5,13 @@
 
 use std::hint::black_box;
 use std::io::{self, Cursor};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use criterion::{Criterion, criterion_group, criterion_main};
-use tempdir_core::{Backend, FileId, FileKind, Meta, TemporaryDirectory};
+use tempdir_core::{Backend, FileId, FileKind, Listed, Meta, TemporaryDirectory};
 
 /// A backend whose every operation succeeds at once and touches nothing: what is left is
 /// the core's own work.
@@ -18,6 +19,8 @@ struct NullBackend {
     root: Utf8PathBuf,
     rng: AtomicU64,
     ino: AtomicU64,
+    /// What `scan` lists, for the cleanup that reads the directory; `None`: it declines.
+    listing: Option<Mutex<Vec<(String, u64)>>>,
 }
 
 const DIR_ID: FileId = FileId {
@@ -32,6 +35,15 @@ impl NullBackend {
             root: Utf8PathBuf::from("/null"),
             rng: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
             ino: AtomicU64::new(2),
+            listing: None,
+        }
+    }
+
+    /// One whose `scan` lists what it created, in creation order as tmpfs does.
+    fn listing() -> Self {
+        NullBackend {
+            listing: Some(Mutex::new(Vec::new())),
+            ..NullBackend::new()
         }
     }
 }
@@ -72,8 +84,11 @@ impl Backend for NullBackend {
         Ok(())
     }
 
-    fn create_file(&self, _dir: &(), _name: &str) -> io::Result<(Self::File, FileId)> {
+    fn create_file(&self, _dir: &(), name: &str) -> io::Result<(Self::File, FileId)> {
         let ino = self.ino.fetch_add(1, Ordering::Relaxed);
+        if let Some(listing) = &self.listing {
+            listing.lock().unwrap().push((name.to_owned(), ino));
+        }
         Ok((
             Cursor::new(Vec::new()),
             FileId {
@@ -103,6 +118,17 @@ impl Backend for NullBackend {
     fn list(&self, _dir: &()) -> io::Result<Vec<String>> {
         Ok(Vec::new())
     }
+
+    fn scan(&self, _dir: &(), visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
+        let Some(listing) = &self.listing else {
+            return Ok(false);
+        };
+        for (name, ino) in listing.lock().unwrap().iter() {
+            let kind = Some(FileKind::File);
+            visit(name, Listed { ino: *ino, kind });
+        }
+        Ok(true)
+    }
 }
 
 fn dir_meta() -> Meta {
@@ -119,7 +145,14 @@ fn instance() -> TemporaryDirectory<NullBackend> {
 
 /// An instance tracking `n` created names, and their paths.
 fn filled(n: usize) -> (TemporaryDirectory<NullBackend>, Vec<Utf8PathBuf>) {
-    let tmp = instance();
+    filled_on(NullBackend::new(), n)
+}
+
+fn filled_on(
+    backend: NullBackend,
+    n: usize,
+) -> (TemporaryDirectory<NullBackend>, Vec<Utf8PathBuf>) {
+    let tmp = TemporaryDirectory::with_backend(backend).expect("the null backend cannot fail");
     let paths = (0..n)
         .map(|_| tmp.mkstemp().expect("null mkstemp").1)
         .collect();
@@ -197,6 +230,14 @@ fn tracking(c: &mut Criterion) {
     g.bench_function("cleanup (per tracked name)", |b| {
         b.iter_custom(|iters| {
             let (tmp, _paths) = filled(iters as usize);
+            let t = Instant::now();
+            black_box(tmp.cleanup());
+            t.elapsed()
+        });
+    });
+    g.bench_function("cleanup from one listing (per tracked name)", |b| {
+        b.iter_custom(|iters| {
+            let (tmp, _paths) = filled_on(NullBackend::listing(), iters as usize);
             let t = Instant::now();
             black_box(tmp.cleanup());
             t.elapsed()

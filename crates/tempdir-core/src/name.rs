@@ -361,6 +361,7 @@ impl Tracked {
     pub(crate) fn sightings(&self) -> Sightings<'_> {
         Sightings {
             slots: vec![None; self.slots.len()],
+            next: 0,
             others: HashMap::default(),
         }
     }
@@ -369,10 +370,16 @@ impl Tracked {
     pub(crate) fn sight<'t>(&'t self, sightings: &mut Sightings<'t>, name: &str, listed: Listed) {
         match Slot::parse(name) {
             Some(slot) => {
-                if let Ok(i) = self.find(&slot)
+                // A listing in creation order (tmpfs's) names the next slot after the last.
+                let i = match self.slots.get(sightings.next) {
+                    Some(next) if next.key() == slot.key() => Ok(sightings.next),
+                    _ => self.find(&slot),
+                };
+                if let Ok(i) = i
                     && self.slots[i].is_live()
                 {
                     sightings.slots[i] = Some(listed);
+                    sightings.next = i + 1;
                 }
             }
             None => {
@@ -414,6 +421,8 @@ impl Tracked {
 pub(crate) struct Sightings<'t> {
     /// By index into [`Tracked`]'s slots.
     slots: Vec<Option<Listed>>,
+    /// The slot after the last one sighted: where a listing in creation order goes on.
+    next: usize,
     others: HashMap<&'t str, Listed, BuildHasherDefault<DefaultHasher>>,
 }
 
