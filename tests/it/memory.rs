@@ -401,6 +401,59 @@ fn cleanup_reads_the_directory_once_instead_of_looking_at_each_name() {
     assert_eq!(count("remove_file"), 5);
 }
 
+/// A cleanup that starts while another is removing files waits for it: when it returns,
+/// nothing of the instance is left (it used to return "nothing to do" at once).
+#[test]
+fn concurrent_cleanups_run_one_after_the_other() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, mpsc};
+    use tempdir_memory::BackendOp;
+
+    let fs = MemoryFs::new();
+    let tmp = instance(&fs);
+    for _ in 0..3 {
+        tmp.mkstemp().unwrap();
+    }
+    // The first unlink of the first cleanup waits until the test lets it go on.
+    let (entered, in_first) = mpsc::channel();
+    let (go_on, release) = mpsc::channel::<()>();
+    let release = Mutex::new(release);
+    let held = AtomicBool::new(false);
+    fs.set_hook(move |_, op| {
+        if matches!(op, BackendOp::RemoveFile { .. }) && !held.swap(true, Ordering::SeqCst) {
+            entered.send(()).unwrap();
+            let _ = release
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(10));
+        }
+    });
+    let second_returned = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let first = s.spawn(|| tmp.cleanup());
+        in_first.recv().unwrap();
+        let second = s.spawn(|| {
+            let report = tmp.cleanup();
+            second_returned.store(true, Ordering::SeqCst);
+            (report, fs.exists(tmp.dir()))
+        });
+        // Long enough for a second cleanup that does not wait to have returned.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !second_returned.load(Ordering::SeqCst),
+            "a cleanup returned while another was still removing files"
+        );
+        go_on.send(()).unwrap();
+        assert!(first.join().unwrap().is_complete());
+        let (second, dir_left) = second.join().unwrap();
+        assert_eq!((second.status, second.removed), (DirStatus::CleanedUp, 0));
+        assert!(
+            !dir_left,
+            "the directory is gone when the second cleanup returns"
+        );
+    });
+}
+
 #[test]
 fn a_failed_scan_falls_back_to_looking_at_each_name() {
     let fs = MemoryFs::new();

@@ -196,7 +196,8 @@ pub struct TemporaryDirectory<B: Backend> {
     /// Held only for in-memory work, never across a filesystem call.
     tracked: Mutex<Tracked>,
     /// What a cleanup could not finish (a failed unlink or rmdir), kept with the handle so
-    /// that the next `cleanup` (or the drop) tries again.
+    /// that the next `cleanup` (or the drop) tries again. Its lock is held through a whole
+    /// cleanup, so that cleanups run one at a time.
     leftovers: Mutex<Option<Leftovers<B::Dir>>>,
 }
 
@@ -505,8 +506,13 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// never raised; this never panics. Afterwards no name is handed out
     /// ([`Error::CleanedUp`]). A later call tries again only what failed (an unlink that
     /// failed, a directory that could not be removed), so a transient error need not leave
-    /// anything behind; once everything is done, later calls report nothing to do.
+    /// anything behind; once everything is done, later calls report nothing to do. Calls
+    /// from several threads run one after the other: none returns while another is still
+    /// removing files.
     pub fn cleanup(&self) -> CleanupReport {
+        // Held for the whole cleanup, filesystem calls included (unlike the tracked set's
+        // lock): a second caller waits here, then finds only what the first left to retry.
+        let mut leftovers = lock(&self.leftovers);
         let mut retry = Vec::new();
         let (dir, mut report) = {
             // Waits for operations in flight, then takes the handle: no operation can start
@@ -527,7 +533,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                 }
                 None => {
                     drop(handle);
-                    let Some(left) = lock(&self.leftovers).take() else {
+                    let Some(left) = leftovers.take() else {
                         return CleanupReport::new(DirStatus::CleanedUp);
                     };
                     let mut report = CleanupReport::new(DirStatus::Intact);
@@ -568,7 +574,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             // An operation failed: keep what is needed to try again. Otherwise (done, or
             // only entries nobody tracked keep the directory) closing the handle releases
             // the flock.
-            *lock(&self.leftovers) = Some(Leftovers { dir, names: retry });
+            *leftovers = Some(Leftovers { dir, names: retry });
         }
         report
     }
