@@ -320,6 +320,39 @@ fn a_lock_failure_does_not_stop_the_instance() {
     assert!(tmp.cleanup().is_complete());
 }
 
+/// systemd-tmpfiles holds `LOCK_EX` on a directory for a moment while it looks inside; a
+/// new instance that meets it tries again and gets its shared lock.
+#[test]
+fn a_lock_held_for_a_moment_is_waited_for() {
+    let fs = MemoryFs::new();
+    fs.inject(Fault::new(FaultOp::Lock, Errno::EAGAIN).nth(1));
+    fs.inject(Fault::new(FaultOp::Lock, Errno::EAGAIN).nth(2));
+    let tmp = instance(&fs);
+    let tries = fs
+        .trace()
+        .iter()
+        .filter(|l| l.contains(" lock_shared "))
+        .count();
+    assert_eq!(tries, 3);
+    assert!(
+        !fs.try_lock_exclusive(tmp.dir()).unwrap(),
+        "the shared lock is held after two refusals"
+    );
+    assert!(tmp.cleanup().is_complete());
+}
+
+/// Held for longer than the retries, the lock is given up on and the instance still works.
+#[test]
+fn a_lock_held_for_long_is_given_up_on() {
+    let fs = MemoryFs::new();
+    fs.inject(Fault::new(FaultOp::Lock, Errno::EAGAIN).every());
+    let tmp = instance(&fs);
+    fs.clear_faults();
+    assert!(fs.try_lock_exclusive(tmp.dir()).unwrap(), "not locked");
+    tmp.mkstemp().unwrap();
+    assert!(tmp.cleanup().is_complete());
+}
+
 #[test]
 fn stat_failures_name_the_operation() {
     let fs = MemoryFs::new();

@@ -94,7 +94,9 @@ pub trait Backend: Send + Sync {
     fn make_dir(&self, name: &str) -> io::Result<(Self::Dir, FileId)>;
 
     /// Takes a shared advisory lock (`flock(LOCK_SH)`) on the directory, held until the
-    /// handle is dropped. `Unsupported` where the platform has no such lock.
+    /// handle is dropped, without blocking: `WouldBlock` while someone holds `LOCK_EX`
+    /// (the core tries again a few times), `Unsupported` where the platform has no such
+    /// lock.
     fn lock_shared(&self, dir: &Self::Dir) -> io::Result<()>;
 
     /// The directory's own metadata, through its handle (`fstat`).

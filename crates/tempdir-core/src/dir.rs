@@ -3,6 +3,7 @@
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -239,16 +240,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             let path = join(backend.root(), &dir_name);
             match backend.make_dir(&dir_name) {
                 Ok((handle, id)) => {
-                    match backend.lock_shared(&handle) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                            tracing::debug!(path = %path, "no flock here: systemd-tmpfiles will not skip the directory");
-                        }
-                        // The lock is one reaper's courtesy, not a condition for temp files.
-                        Err(e) => {
-                            tracing::warn!(path = %path, error = %e, "cannot flock the temporary directory")
-                        }
-                    }
+                    lock_for_life(&backend, &handle, &path);
                     tracing::debug!(path = %path, "made temporary directory");
                     return Ok(TemporaryDirectory {
                         backend,
@@ -834,6 +826,42 @@ impl Found {
 /// needs a same-uid actor inside our `0700` directory, and is documented.
 fn is_created(meta: &Meta, id: FileId) -> bool {
     meta.id == id && meta.kind == FileKind::File
+}
+
+/// How long apart a shared lock refused with `WouldBlock` is asked for again, 31 ms in
+/// all: systemd-tmpfiles holds `LOCK_EX` on a directory only while it looks inside, so a
+/// new directory it happens to be looking at is free again within a moment.
+const LOCK_RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(1),
+    Duration::from_millis(5),
+    Duration::from_millis(25),
+];
+
+/// Takes the shared `flock` the directory holds for the instance's life (SPEC §5). The
+/// lock is one reaper's courtesy, not a condition for temporary files: without it the
+/// instance carries on, and says why.
+fn lock_for_life<B: Backend>(backend: &B, dir: &B::Dir, path: &Utf8Path) {
+    let mut delays = LOCK_RETRY_DELAYS.iter();
+    loop {
+        match backend.lock_shared(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                tracing::debug!(path = %path, "no flock here: systemd-tmpfiles will not skip the directory");
+                return;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match delays.next() {
+                Some(&delay) => std::thread::sleep(delay),
+                None => {
+                    tracing::warn!(path = %path, "temporary directory held locked by someone else: not locked");
+                    return;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(path = %path, error = %e, "cannot flock the temporary directory");
+                return;
+            }
+        }
+    }
 }
 
 /// Locks `mutex`, poisoned or not: nothing panics while holding these locks, and should
