@@ -59,6 +59,9 @@
 //! | `list` | reads the directory through the handle ([`Dir::entries`]) |
 //! | `scan` | on Linux tmpfs, `openat(fd, ".")` and `getdents64` (inode number and type of each entry); elsewhere declined, with no call |
 //!
+//! A call that a signal interrupts (`EINTR`, which network and FUSE filesystems can give)
+//! is made again, as std does for `open`; it never reaches the caller as an error.
+//!
 //! So `mkstemp` costs the backend one `openat` and one `statx` (the core adds one
 //! `statx` of the directory's name in the root, to notice a replaced directory), and each
 //! file at cleanup one `unlinkat` after one directory listing for all of them on tmpfs,

@@ -23,10 +23,10 @@ const DIR_MODE: Mode = Mode::RWXU;
 const FILE_MODE: Mode = Mode::RUSR.union(Mode::WUSR);
 
 pub(crate) fn make_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
-    mkdirat(root, name, DIR_MODE)?;
+    restart(|| mkdirat(root, name, DIR_MODE))?;
     open_private_dir(root, name).inspect_err(|_| {
         // Nothing is left behind. Only an empty directory can go: ours, just made.
-        let _ = unlinkat(root, name, AtFlags::REMOVEDIR);
+        let _ = restart(|| unlinkat(root, name, AtFlags::REMOVEDIR));
     })
 }
 
@@ -34,9 +34,9 @@ pub(crate) fn make_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
 fn open_private_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
     // Not O_PATH: the descriptor must carry a flock.
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = openat(root, name, flags, Mode::empty())?;
+    let fd = restart(|| openat(root, name, flags, Mode::empty()))?;
     // Unconditional: the umask may have taken bits away and a set-group-ID root adds one.
-    fchmod(&fd, DIR_MODE)?;
+    restart(|| fchmod(&fd, DIR_MODE))?;
     let status = status_of(&fd)?;
     Ok((Dir::from(fd), status.id))
 }
@@ -51,7 +51,7 @@ fn open_private_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
 #[allow(clippy::useless_conversion)]
 pub(crate) fn listing_identifies(dir: &Dir) -> bool {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
-    rustix::fs::fstatfs(dir).is_ok_and(|fs| i64::from(fs.f_type) == TMPFS_MAGIC)
+    restart(|| rustix::fs::fstatfs(dir)).is_ok_and(|fs| i64::from(fs.f_type) == TMPFS_MAGIC)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -66,12 +66,16 @@ pub(crate) fn scan(dir: &Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result
     // A descriptor of its own: reading moves the file position, and the handle's is shared
     // with nobody only as long as nobody reads through it.
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let fd = openat(dir, ".", flags, Mode::empty())?;
+    let fd = restart(|| openat(dir, ".", flags, Mode::empty()))?;
     // 64 KiB: about 1,600 entries of our names per `getdents64`.
     let mut buf = vec![MaybeUninit::uninit(); 64 * 1024];
     let mut entries = rustix::fs::RawDir::new(&fd, &mut buf);
     while let Some(entry) = entries.next() {
-        let entry = entry?;
+        let entry = match entry {
+            // Nothing was read: the next call reads the same entries again.
+            Err(Errno::INTR) => continue,
+            entry => entry?,
+        };
         // No tracked name is anything but UTF-8.
         let Ok(name) = entry.file_name().to_str() else {
             continue;
@@ -103,7 +107,9 @@ pub(crate) fn scan(_dir: &Dir, _visit: &mut dyn FnMut(&str, Listed)) -> io::Resu
 }
 
 pub(crate) fn lock_shared(dir: &Dir) -> io::Result<()> {
-    Ok(flock(dir, FlockOperation::NonBlockingLockShared)?)
+    Ok(restart(|| {
+        flock(dir, FlockOperation::NonBlockingLockShared)
+    })?)
 }
 
 pub(crate) fn dir_meta(dir: &Dir) -> io::Result<Meta> {
@@ -115,7 +121,7 @@ pub(crate) fn entry(dir: &Dir, name: &str) -> io::Result<Option<Meta>> {
 }
 
 pub(crate) fn remove_dir(root: &Dir, name: &str) -> io::Result<()> {
-    match unlinkat(root, name, AtFlags::REMOVEDIR) {
+    match restart(|| unlinkat(root, name, AtFlags::REMOVEDIR)) {
         Ok(()) => Ok(()),
         // POSIX lets rmdir say EEXIST for a directory with entries (Linux says ENOTEMPTY).
         Err(Errno::EXIST) => Err(io::Error::from(io::ErrorKind::DirectoryNotEmpty)),
@@ -125,12 +131,12 @@ pub(crate) fn remove_dir(root: &Dir, name: &str) -> io::Result<()> {
 
 pub(crate) fn create_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = openat(dir, name, flags, FILE_MODE)?;
+    let fd = restart(|| openat(dir, name, flags, FILE_MODE))?;
     match exact_file_mode(&fd) {
         Ok(status) => Ok((File::from(fd), status.id)),
         Err(e) => {
             // Nothing is left behind: the name holds the file O_EXCL just made.
-            let _ = unlinkat(dir, name, AtFlags::empty());
+            let _ = restart(|| unlinkat(dir, name, AtFlags::empty()));
             Err(e)
         }
     }
@@ -141,7 +147,7 @@ pub(crate) fn create_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
 fn exact_file_mode(fd: &OwnedFd) -> io::Result<Status> {
     let status = status_of(fd)?;
     if status.mode & 0o7777 != FILE_MODE.bits() {
-        fchmod(fd, FILE_MODE)?;
+        restart(|| fchmod(fd, FILE_MODE))?;
     }
     Ok(status)
 }
@@ -149,7 +155,7 @@ fn exact_file_mode(fd: &OwnedFd) -> io::Result<Status> {
 pub(crate) fn open_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
     // O_NOCTTY: a device planted at the name must not become our terminal.
     let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let fd = openat(dir, name, flags, Mode::empty())?;
+    let fd = restart(|| openat(dir, name, flags, Mode::empty()))?;
     let status = status_of(&fd)?;
     if status.kind() != FileKind::File {
         return Err(refused("not a regular file"));
@@ -158,7 +164,7 @@ pub(crate) fn open_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
 }
 
 pub(crate) fn remove_file(dir: &Dir, name: &str) -> io::Result<()> {
-    Ok(unlinkat(dir, name, AtFlags::empty())?)
+    Ok(restart(|| unlinkat(dir, name, AtFlags::empty()))?)
 }
 
 pub(crate) fn touch(dir: &Dir, name: Option<&str>) -> io::Result<()> {
@@ -171,10 +177,22 @@ pub(crate) fn touch(dir: &Dir, name: Option<&str>) -> io::Result<()> {
         last_modification: now,
     };
     match name {
-        Some(name) => utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)?,
-        None => futimens(dir.as_fd(), &times)?,
+        Some(name) => restart(|| utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW))?,
+        None => restart(|| futimens(dir.as_fd(), &times))?,
     }
     Ok(())
+}
+
+/// Calls `f` again while a signal interrupts it (`EINTR`), as std's own `open` does: a
+/// network or FUSE filesystem can be interrupted where a local one never is, and an
+/// interrupted call did nothing.
+fn restart<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> rustix::io::Result<T> {
+    loop {
+        match f() {
+            Err(Errno::INTR) => {}
+            done => return done,
+        }
+    }
 }
 
 /// What the backend needs of a `stat`: the mode, the link count, and the identity.
@@ -224,7 +242,7 @@ fn status_of(fd: impl AsFd) -> io::Result<Status> {
     if let Some(status) = with_birth(&fd, "", AtFlags::EMPTY_PATH)? {
         return Ok(status);
     }
-    Ok(Status::from_stat(&fstat(fd)?))
+    Ok(Status::from_stat(&restart(|| fstat(&fd))?))
 }
 
 /// The status of `name` in `dir`, not following a symlink.
@@ -233,11 +251,8 @@ fn status_at(dir: &Dir, name: &str) -> io::Result<Status> {
     if let Some(status) = with_birth(dir, name, AtFlags::SYMLINK_NOFOLLOW)? {
         return Ok(status);
     }
-    Ok(Status::from_stat(&statat(
-        dir,
-        name,
-        AtFlags::SYMLINK_NOFOLLOW,
-    )?))
+    let stat = restart(|| statat(dir, name, AtFlags::SYMLINK_NOFOLLOW))?;
+    Ok(Status::from_stat(&stat))
 }
 
 /// `statx`, for the birth time that tells a new file from an old one with a reused inode
@@ -257,7 +272,7 @@ fn with_birth(dir: impl AsFd, name: &str, flags: AtFlags) -> io::Result<Option<S
         | StatxFlags::NLINK
         | StatxFlags::INO
         | StatxFlags::BTIME;
-    match statx(dir, name, flags, mask) {
+    match restart(|| statx(&dir, name, flags, mask)) {
         Ok(x) => {
             let birth = if x.stx_mask & StatxFlags::BTIME.bits() != 0 {
                 (x.stx_btime.tv_sec as u64)
@@ -281,5 +296,30 @@ fn with_birth(dir: impl AsFd, name: &str, flags: AtFlags) -> io::Result<Option<S
             Ok(None)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+
+    #[test]
+    fn interrupted_calls_are_made_again_and_other_errors_are_not() {
+        let mut calls = 0;
+        let done = restart(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(Errno::INTR)
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(done, Ok(3));
+        let mut calls = 0;
+        let failed = restart(|| -> rustix::io::Result<()> {
+            calls += 1;
+            Err(Errno::IO)
+        });
+        assert_eq!((failed, calls), (Err(Errno::IO), 1));
     }
 }
