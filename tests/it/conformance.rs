@@ -60,6 +60,7 @@ macro_rules! conformance {
             cleanup_leaves_a_swapped_file_in_place,
             cleanup_never_follows_a_symlink_at_a_tracked_name,
             cleanup_leaves_a_directory_at_a_mktemp_name,
+            cleanup_of_many_names_removes_exactly_what_is_ours,
             cleanup_racing_creators_leaves_nothing_behind,
             after_cleanup_nothing_is_handed_out,
             drop_cleans_up,
@@ -671,6 +672,48 @@ pub fn cleanup_leaves_a_swapped_file_in_place<H: Harness>() {
     assert_eq!(report.left_in_place, vec![path.clone()]);
     assert_eq!(h.read(&path).unwrap(), b"not ours");
     assert!(!report.dir_removed && !report.is_complete());
+}
+
+/// Enough names for cleanup to read the directory where the backend can (memory, tmpfs)
+/// and to look at each name elsewhere: every way a name can stop holding our file, at once.
+pub fn cleanup_of_many_names_removes_exactly_what_is_ours<H: Harness>() {
+    let h = H::new();
+    let td = h.make();
+    let victim = join(h.root(), "victim");
+    h.write(&victim, b"precious").unwrap();
+    // The originals stay open so that their inode numbers cannot be reused by the swaps.
+    let (_open, files): (Vec<_>, Vec<_>) = (0..12).map(|_| td.mkstemp().unwrap()).unzip();
+    let (written, dir_at_mktemp) = (td.mktemp().unwrap(), td.mktemp().unwrap());
+    h.write(&written, b"the caller's").unwrap();
+    h.create_dir(&dir_at_mktemp).unwrap();
+    h.remove_file(&files[0]).unwrap();
+    h.write(&files[0], b"not ours").unwrap();
+    h.remove_file(&files[1]).unwrap();
+    h.symlink(&victim, &files[1]).unwrap();
+    h.remove_file(&files[2]).unwrap();
+    h.create_dir(&files[2]).unwrap();
+    h.remove_file(&files[3]).unwrap();
+    let report = td.cleanup();
+    let mut left = report.left_in_place.clone();
+    left.sort();
+    let mut want = vec![
+        files[0].clone(),
+        files[1].clone(),
+        files[2].clone(),
+        dir_at_mktemp.clone(),
+    ];
+    want.sort();
+    assert_eq!(left, want, "{report:?}");
+    // files[3] already gone, files[4..] and the caller's file removed.
+    assert_eq!((report.removed, report.already_gone), (10, 1), "{report:?}");
+    assert!(
+        report.failures.is_empty() && !report.dir_removed,
+        "{report:?}"
+    );
+    assert!(files[4..].iter().all(|f| !h.exists(f)) && !h.exists(&written));
+    assert_eq!(h.read(&files[0]).unwrap(), b"not ours");
+    assert!(h.is_symlink(&files[1]) && h.is_dir(&files[2]) && h.is_dir(&dir_at_mktemp));
+    assert_eq!(h.read(&victim).unwrap(), b"precious");
 }
 
 pub fn cleanup_never_follows_a_symlink_at_a_tracked_name<H: Harness>() {

@@ -417,21 +417,26 @@ fn a_failed_listing_is_reported() {
 
 #[test]
 fn cleanup_reads_the_directory_once_instead_of_looking_at_each_name() {
-    let fs = MemoryFs::new();
-    let tmp = instance(&fs);
-    for _ in 0..5 {
-        tmp.mkstemp().unwrap();
-    }
-    fs.take_trace();
-    assert!(tmp.cleanup().is_complete());
-    let ops: Vec<String> = fs
-        .take_trace()
-        .iter()
-        .map(|line| line.split(' ').nth(1).unwrap_or_default().to_owned())
-        .collect();
-    let count = |op: &str| ops.iter().filter(|o| *o == op).count();
-    assert_eq!((count("scan"), count("entry")), (1, 0), "{ops:?}");
-    assert_eq!(count("remove_file"), 5);
+    // The operations of one cleanup of `files` names, by name.
+    let ops_of_cleanup = |files: usize| {
+        let fs = MemoryFs::new();
+        let tmp = instance(&fs);
+        for _ in 0..files {
+            tmp.mkstemp().unwrap();
+        }
+        fs.take_trace();
+        assert!(tmp.cleanup().is_complete());
+        let ops: Vec<String> = fs
+            .take_trace()
+            .iter()
+            .map(|line| line.split(' ').nth(1).unwrap_or_default().to_owned())
+            .collect();
+        let count = |op: &str| ops.iter().filter(|o| *o == op).count();
+        (count("scan"), count("entry"), count("remove_file"))
+    };
+    assert_eq!(ops_of_cleanup(20), (1, 0, 20), "many names: one listing");
+    // For a few names a look at each costs less than opening and reading the directory.
+    assert_eq!(ops_of_cleanup(3), (0, 3, 3), "a few names: a look at each");
 }
 
 /// A cleanup that starts while another is removing files waits for it: when it returns,
@@ -491,7 +496,7 @@ fn concurrent_cleanups_run_one_after_the_other() {
 fn a_failed_scan_falls_back_to_looking_at_each_name() {
     let fs = MemoryFs::new();
     let tmp = instance(&fs);
-    let (_kept, kept) = tmp.mkstemp().unwrap();
+    let kept: Vec<_> = (0..9).map(|_| tmp.mkstemp().unwrap().1).collect();
     let (_swapped, swapped) = tmp.mkstemp().unwrap();
     fs.remove_file(&swapped).unwrap();
     fs.write(&swapped, b"not ours").unwrap();
@@ -503,11 +508,11 @@ fn a_failed_scan_falls_back_to_looking_at_each_name() {
         .into_iter()
         .filter(|line| line.contains(" entry "))
         .collect();
-    assert_eq!(looked.len(), 2, "each name looked at: {looked:?}");
-    assert_eq!(report.removed, 1);
+    assert_eq!(looked.len(), 10, "each name looked at: {looked:?}");
+    assert_eq!(report.removed, 9);
     assert_eq!(report.left_in_place, vec![swapped.clone()]);
     assert!(report.failures.is_empty(), "the listing is an optimisation");
-    assert!(!fs.exists(&kept) && fs.exists(&swapped));
+    assert!(kept.iter().all(|p| !fs.exists(p)) && fs.exists(&swapped));
 }
 
 #[test]
@@ -595,4 +600,135 @@ fn cleanup_never_removes_a_directory_it_cannot_verify() {
     assert!(retried.failures.is_empty() && !retried.dir_removed);
     assert!(fs.metadata(tmp.dir()).unwrap().is_dir());
     assert_eq!(tmp.cleanup().status, DirStatus::CleanedUp);
+}
+
+/// `MemoryBackend` as seen on filesystems it does not model: one whose listing gives no
+/// types (`DT_UNKNOWN`), and one with something mounted on a tracked name, where a listing
+/// shows the file underneath, a look at the name shows the mounted directory, and an
+/// unlink is refused (`EBUSY`).
+mod disguised {
+    use std::io;
+    use std::sync::Mutex;
+
+    use camino::Utf8Path;
+    use tempdir_core::{Backend, FileId, FileKind, Listed, Meta, TemporaryDirectory};
+    use tempdir_memory::{MemoryBackend, MemoryDir, MemoryFile, MemoryFs};
+
+    struct Disguised {
+        inner: MemoryBackend,
+        untyped: bool,
+        /// The name something is mounted on.
+        mounted: Mutex<Option<String>>,
+    }
+
+    impl Disguised {
+        fn is_mounted(&self, name: &str) -> bool {
+            self.mounted.lock().unwrap().as_deref() == Some(name)
+        }
+    }
+
+    impl Backend for Disguised {
+        type File = MemoryFile;
+        type Dir = MemoryDir;
+
+        fn root(&self) -> &Utf8Path {
+            self.inner.root()
+        }
+        fn random(&self) -> u64 {
+            self.inner.random()
+        }
+        fn make_dir(&self, name: &str) -> io::Result<(MemoryDir, FileId)> {
+            self.inner.make_dir(name)
+        }
+        fn lock_shared(&self, dir: &MemoryDir) -> io::Result<()> {
+            self.inner.lock_shared(dir)
+        }
+        fn dir_meta(&self, dir: &MemoryDir) -> io::Result<Meta> {
+            self.inner.dir_meta(dir)
+        }
+        fn root_entry(&self, name: &str) -> io::Result<Option<Meta>> {
+            self.inner.root_entry(name)
+        }
+        fn remove_dir(&self, name: &str) -> io::Result<()> {
+            self.inner.remove_dir(name)
+        }
+        fn create_file(&self, dir: &MemoryDir, name: &str) -> io::Result<(MemoryFile, FileId)> {
+            self.inner.create_file(dir, name)
+        }
+        fn open_file(&self, dir: &MemoryDir, name: &str) -> io::Result<(MemoryFile, FileId)> {
+            self.inner.open_file(dir, name)
+        }
+        fn entry(&self, dir: &MemoryDir, name: &str) -> io::Result<Option<Meta>> {
+            if self.is_mounted(name) {
+                let id = FileId {
+                    dev: 99,
+                    ino: 1,
+                    birth: 0,
+                };
+                let (kind, nlink) = (FileKind::Dir, 2);
+                return Ok(Some(Meta { id, kind, nlink }));
+            }
+            self.inner.entry(dir, name)
+        }
+        fn remove_file(&self, dir: &MemoryDir, name: &str) -> io::Result<()> {
+            if self.is_mounted(name) {
+                return Err(io::ErrorKind::ResourceBusy.into());
+            }
+            self.inner.remove_file(dir, name)
+        }
+        fn touch(&self, dir: &MemoryDir, name: Option<&str>) -> io::Result<()> {
+            self.inner.touch(dir, name)
+        }
+        fn list(&self, dir: &MemoryDir) -> io::Result<Vec<String>> {
+            self.inner.list(dir)
+        }
+        fn scan(&self, dir: &MemoryDir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
+            let untyped = self.untyped;
+            self.inner.scan(dir, &mut |name, listed| {
+                let kind = if untyped { None } else { listed.kind };
+                visit(name, Listed::new(listed.ino, kind));
+            })
+        }
+    }
+
+    fn instance(fs: &MemoryFs, untyped: bool) -> TemporaryDirectory<Disguised> {
+        let backend = Disguised {
+            inner: MemoryBackend::new(fs, "/tmp").unwrap(),
+            untyped,
+            mounted: Mutex::new(None),
+        };
+        TemporaryDirectory::with_backend(backend).unwrap()
+    }
+
+    #[test]
+    fn a_listing_without_types_is_completed_by_a_look_at_each_name() {
+        let fs = MemoryFs::new();
+        let tmp = instance(&fs, true);
+        let (_open, paths): (Vec<_>, Vec<_>) = (0..10).map(|_| tmp.mkstemp().unwrap()).unzip();
+        fs.remove_file(&paths[4]).unwrap();
+        fs.symlink("/tmp", &paths[4]).unwrap();
+        fs.take_trace();
+        let report = tmp.cleanup();
+        let trace = fs.take_trace();
+        let count = |op: &str| trace.iter().filter(|l| l.contains(op)).count();
+        assert_eq!((count(" scan "), count(" entry ")), (1, 10), "{trace:?}");
+        assert_eq!(report.left_in_place, vec![paths[4].clone()]);
+        assert_eq!((report.removed, report.failures.len()), (9, 0));
+    }
+
+    /// The listing says "our file" (what lies under the mount); the unlink is refused; a
+    /// look at the name shows the mounted directory, which is left in place, not reported
+    /// as a failure to retry.
+    #[test]
+    fn a_name_with_something_mounted_on_it_is_left_in_place() {
+        let fs = MemoryFs::new();
+        let tmp = instance(&fs, false);
+        let (_open, paths): (Vec<_>, Vec<_>) = (0..10).map(|_| tmp.mkstemp().unwrap()).unzip();
+        let name = paths[6].file_name().unwrap().to_owned();
+        *tmp.backend().mounted.lock().unwrap() = Some(name);
+        let report = tmp.cleanup();
+        assert_eq!(report.left_in_place, vec![paths[6].clone()], "{report:?}");
+        assert!(report.failures.is_empty(), "{report:?}");
+        assert_eq!(report.removed, 9);
+    }
 }

@@ -71,10 +71,12 @@
 //! Unixes, `fstat`/`fstatat`.
 //!
 //! Why the listing only on tmpfs: a listing gives each entry's inode number and type but
-//! no birth time. tmpfs numbers inodes from a per-mount counter and never hands a freed
-//! number out again (short of 2^32 creations on a mount without `inode64`), so there the
-//! number alone says whether a name still holds the file created. ext4 and xfs give a
-//! freed number to the next file made, so there each name is stat'ed.
+//! no birth time. tmpfs numbers inodes from a counter (per mount since Linux 5.9, the
+//! kernel-wide `get_next_ino` before) and does not give a freed number to the next file
+//! made; a number comes round again only when the 32-bit counter wraps (a mount without
+//! `inode64`), after some 4 billion inodes. ext4 and xfs give a freed number to the very
+//! next file made, so there each name is stat'ed for its birth time. (A birth time is
+//! coarse, a clock tick; see [`tempdir_core::FileId`].)
 //!
 //! The directory's mode is set with `fchmod` on the open descriptor, never by path, so it is
 //! exactly `0700` whatever the umask (a `0277` umask would leave `0500`) and whatever the

@@ -356,11 +356,7 @@ fn a_listing_stands_in_for_a_stat_only_on_tmpfs() {
             .into_iter()
             .map(|name| {
                 let meta = backend.entry(&dir, name).expect("stat").expect("exists");
-                let listed = Listed {
-                    ino: meta.id.ino,
-                    kind: Some(meta.kind),
-                };
-                (name.to_owned(), listed)
+                (name.to_owned(), Listed::new(meta.id.ino, Some(meta.kind)))
             })
             .collect();
         assert_eq!(listed, want);

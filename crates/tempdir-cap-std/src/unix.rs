@@ -41,11 +41,12 @@ fn open_private_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
     Ok((Dir::from(fd), status.id))
 }
 
-/// Whether the inode numbers a listing of `dir` shows identify its entries as well as a
-/// `statx` would. True on Linux tmpfs, which numbers each new inode from a per-mount
-/// counter (`shmem_reserve_inode`) and never hands a freed number out again (short of
-/// 2^32 creations on a mount without `inode64`). Elsewhere (ext4, xfs) a freed number
-/// goes to the next file made, and only the birth time tells the two apart.
+/// Whether the inode numbers a listing of `dir` shows tell its entries apart about as well
+/// as a `statx` would. True on Linux tmpfs, which numbers new inodes from a counter
+/// (`shmem_reserve_inode`, per mount since 5.9; `get_next_ino` before) and gives a number
+/// again only when the 32-bit counter wraps, after some 4 billion inodes (a mount without
+/// `inode64`). Elsewhere (ext4, xfs) a freed number goes to the very next file made, and
+/// only the birth time tells the two apart.
 #[cfg(target_os = "linux")]
 // `f_type` is `i64` here, `u32` or `c_long` on other targets.
 #[allow(clippy::useless_conversion)]
@@ -90,13 +91,7 @@ pub(crate) fn scan(dir: &Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result
             FileType::Symlink => Some(FileKind::Symlink),
             _ => Some(FileKind::Other),
         };
-        visit(
-            name,
-            Listed {
-                ino: entry.ino(),
-                kind,
-            },
-        );
+        visit(name, Listed::new(entry.ino(), kind));
     }
     Ok(())
 }

