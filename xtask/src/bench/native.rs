@@ -528,9 +528,9 @@ pub(crate) fn run(
         record(r, "W3", n, "tempdirs mktemp", n, "floor (fstatat)", ns);
 
         let n = plan.w4;
-        settle();
         let [total, create, clean] =
-            floor_w4(root_fd, n, Checks::default()).map_err(ctx("floor W4"))?;
+            averaged_phases(2 * n, || floor_w4(root_fd, n, Checks::default()))
+                .map_err(ctx("floor W4"))?;
         record(r, "W4", n, "floor 2t", 2 * n, "floor 2t", total);
         record(
             r,
@@ -551,11 +551,11 @@ pub(crate) fn run(
             clean,
         );
         let checks = Checks::spec(UnlinkCheck::AsTempdirs);
-        settle();
-        let [total, ..] = floor_w4(root_fd, n, checks).map_err(ctx("floor W4"))?;
+        let [total, ..] =
+            averaged_phases(2 * n, || floor_w4(root_fd, n, checks)).map_err(ctx("floor W4"))?;
         record(r, "W4", n, "floor 2t + checks", 2 * n, "floor 2t", total);
-        settle();
-        let [total, create, clean] = tempdirs_w4(root, n).map_err(ctx("tempdirs W4"))?;
+        let [total, create, clean] =
+            averaged_phases(2 * n, || tempdirs_w4(root, n)).map_err(ctx("tempdirs W4"))?;
         record(r, "W4", n, "tempdirs 2t", 2 * n, "floor 2t", total);
         record(
             r,
@@ -624,12 +624,10 @@ pub(crate) fn run(
             ),
         ];
         for (name, checks) in steps {
-            settle();
-            let ns = floor_w1(root_fd, n, checks).map_err(ctx("floor W5"))?;
+            let ns = averaged(n, || floor_w1(root_fd, n, checks)).map_err(ctx("floor W5"))?;
             record(r, "W5", n, name, n, "floor", ns);
         }
-        settle();
-        let ns = tempdirs_w1(root, n).map_err(ctx("tempdirs W5"))?;
+        let ns = averaged(n, || tempdirs_w1(root, n)).map_err(ctx("tempdirs W5"))?;
         record(r, "W5", n, "tempdirs mkstemp+cleanup", n, "floor", ns);
     }
     match memory(root, plan.w3) {
@@ -730,24 +728,35 @@ fn check_report(report: &tempdir_core::CleanupReport, removed: u64) -> io::Resul
 /// short enough for one hiccup of a shared machine to move a median of five.
 const MIN_FILES_PER_SAMPLE: u64 = 20_000;
 
-/// Lets the kernel finish what the previous sample left it. Inodes unlinked by one
-/// comparator are freed later, by RCU callbacks, and that work lands on whatever runs
-/// next: measured here, the next 2,000 files right after 20,000 unlinks cost 25-70% more,
-/// and nothing more after 30 ms. Each sample then pays only for its own files.
+/// Lets the kernel finish what the previous run left it. Inodes unlinked by one run are
+/// freed later, by RCU callbacks, and that work lands on whatever runs next: measured
+/// here, the next 2,000 files right after 20,000 unlinks cost 25-70% more, and nothing
+/// more after 30 ms. Every run starts settled, so that comparators and repetitions are
+/// measured alike.
 fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(50));
 }
 
-/// Runs `once` (one whole workload of `n` files) as often as [`MIN_FILES_PER_SAMPLE`] asks
-/// and returns the mean time of one run, after [`settle`].
-fn averaged(n: u64, mut once: impl FnMut() -> io::Result<u64>) -> io::Result<u64> {
-    settle();
-    let reps = MIN_FILES_PER_SAMPLE.div_ceil(n.max(1));
-    let mut total = 0;
+/// Runs `once` (one whole workload of `files` files) as often as [`MIN_FILES_PER_SAMPLE`]
+/// asks, each time after [`settle`], and returns the mean time of one run.
+fn averaged(files: u64, mut once: impl FnMut() -> io::Result<u64>) -> io::Result<u64> {
+    averaged_phases(files, || once().map(|ns| [ns])).map(|[ns]| ns)
+}
+
+/// [`averaged`] for a run timed in several phases: the mean of each.
+fn averaged_phases<const K: usize>(
+    files: u64,
+    mut once: impl FnMut() -> io::Result<[u64; K]>,
+) -> io::Result<[u64; K]> {
+    let reps = MIN_FILES_PER_SAMPLE.div_ceil(files.max(1));
+    let mut total = [0; K];
     for _ in 0..reps {
-        total += once()?;
+        settle();
+        for (sum, ns) in total.iter_mut().zip(once()?) {
+            *sum += ns;
+        }
     }
-    Ok(total / reps)
+    Ok(total.map(|sum| sum / reps))
 }
 
 fn utf8(path: &Path) -> io::Result<&str> {

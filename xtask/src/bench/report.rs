@@ -102,20 +102,23 @@ pub(crate) fn table(r: &Results) -> String {
             if ok { "met" } else { "NOT met" }
         );
     }
+    let beyond = beyond_checks(r);
+    if !beyond.is_empty() {
+        let _ = writeln!(
+            t,
+            "\nagainst the floor + checks (what tempdirs adds to SPEC §3's work; informational):"
+        );
+        for (what, x) in beyond {
+            let _ = writeln!(t, "  {what}: {x:.2}x");
+        }
+    }
     t
 }
 
 /// Each target of issue 6 that this run measured: what, the measured value, whether met.
-/// The speed targets are also given against the floor that does SPEC §3's checks
-/// ("floor + checks"): what the library costs beyond the work its contract asks for.
 fn targets(r: &Results) -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     let ratio_of = |w: &str, n: u64, c: &str| r.find(w, n, c).and_then(|s| r.ratio(s));
-    // tempdirs' per-op time over the checked floor's, same workload and size.
-    let over_checked = |w: &str, n: u64, ours: &str, floor: &str| {
-        let ours = r.find(w, n, ours)?.per_op_ns();
-        Some(ours / r.find(w, n, floor)?.per_op_ns())
-    };
     let w1_ns: Vec<u64> = r
         .samples
         .iter()
@@ -130,13 +133,6 @@ fn targets(r: &Results) -> Vec<(String, String, bool)> {
                 x <= 1.10,
             ));
         }
-        if let Some(x) = over_checked("W1", n, "tempdirs", "floor + checks") {
-            out.push((
-                format!("W1 N={n} <= 1.10x floor + checks"),
-                format!("{x:.2}x"),
-                x <= 1.10,
-            ));
-        }
     }
     for s in r
         .samples
@@ -146,13 +142,6 @@ fn targets(r: &Results) -> Vec<(String, String, bool)> {
         if let Some(x) = r.ratio(s) {
             out.push((
                 format!("W2 N={} <= 1.10x floor", s.n),
-                format!("{x:.2}x"),
-                x <= 1.10,
-            ));
-        }
-        if let Some(x) = over_checked("W2", s.n, "tempdirs", "floor + checks") {
-            out.push((
-                format!("W2 N={} <= 1.10x floor + checks", s.n),
                 format!("{x:.2}x"),
                 x <= 1.10,
             ));
@@ -192,13 +181,27 @@ fn targets(r: &Results) -> Vec<(String, String, bool)> {
                 throughput >= 0.95,
             ));
         }
-        if let Some(x) = over_checked("W4", s.n, "tempdirs 2t", "floor 2t + checks") {
-            let throughput = 1.0 / x;
-            out.push((
-                "W4 throughput >= 0.95x the two-thread floor + checks".into(),
-                format!("{throughput:.2}x"),
-                throughput >= 0.95,
-            ));
+    }
+    out
+}
+
+/// What `tempdirs` adds to the work SPEC §3 asks for: its time over the floor that makes
+/// the same checks ("floor + checks"), per workload and size. Not issue 6's targets, which
+/// are against the raw floor; informational.
+fn beyond_checks(r: &Results) -> Vec<(String, f64)> {
+    let over = |w: &str, n: u64, ours: &str, floor: &str| {
+        let ours = r.find(w, n, ours)?.per_op_ns();
+        Some(ours / r.find(w, n, floor)?.per_op_ns())
+    };
+    let mut out = Vec::new();
+    for s in r.samples.iter().filter(|s| s.comparator == "tempdirs") {
+        if let Some(x) = over(s.workload, s.n, "tempdirs", "floor + checks") {
+            out.push((format!("{} N={} time", s.workload, s.n), x));
+        }
+    }
+    for s in r.samples.iter().filter(|s| s.comparator == "tempdirs 2t") {
+        if let Some(x) = over("W4", s.n, "tempdirs 2t", "floor 2t + checks") {
+            out.push((format!("W4 N={} throughput", s.n), 1.0 / x));
         }
     }
     out
@@ -267,6 +270,18 @@ pub(crate) fn json(r: &Results) -> String {
             "{{\"target\":{},\"value\":{},\"met\":{ok}}}",
             crate::json::string(what),
             crate::json::string(value)
+        );
+    }
+    j.push_str("],\"beyond_checks\":[");
+    for (i, (what, x)) in beyond_checks(r).iter().enumerate() {
+        if i > 0 {
+            j.push(',');
+        }
+        let _ = write!(
+            j,
+            "{{\"what\":{},\"ratio\":{}}}",
+            crate::json::string(what),
+            json_f64(*x)
         );
     }
     j.push_str("],\"skipped\":[");
