@@ -710,6 +710,10 @@ pub fn cleanup_of_many_names_removes_exactly_what_is_ours<H: Harness>() {
         report.failures.is_empty() && !report.dir_removed,
         "{report:?}"
     );
+    assert!(
+        report.untracked.is_empty(),
+        "all of it was tracked: {report:?}"
+    );
     assert!(files[4..].iter().all(|f| !h.exists(f)) && !h.exists(&written));
     assert_eq!(h.read(&files[0]).unwrap(), b"not ours");
     assert!(h.is_symlink(&files[1]) && h.is_dir(&files[2]) && h.is_dir(&dir_at_mktemp));

@@ -678,7 +678,12 @@ impl<B: Backend> TemporaryDirectory<B> {
                 match self.backend.list(dir) {
                     Ok(mut names) => {
                         names.sort_unstable();
-                        report.untracked = names.iter().map(|n| join(&self.path, n)).collect();
+                        // What cleanup left in place was tracked; it is reported as such.
+                        report.untracked = names
+                            .iter()
+                            .map(|n| join(&self.path, n))
+                            .filter(|path| !report.left_in_place.contains(path))
+                            .collect();
                     }
                     Err(e) => report
                         .failures
