@@ -447,6 +447,15 @@ fn concurrent_cleanups_run_one_after_the_other() {
     use std::sync::{Mutex, mpsc};
     use tempdir_memory::BackendOp;
 
+    if cfg!(target_os = "wasi") {
+        let h = MemoryHarness::new();
+        return crate::harness::unsupported(
+            &h,
+            "concurrent_cleanups_run_one_after_the_other",
+            "threads",
+        );
+    }
+
     let fs = MemoryFs::new();
     let tmp = instance(&fs);
     for _ in 0..3 {
