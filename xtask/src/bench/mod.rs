@@ -58,6 +58,9 @@ pub(crate) struct Plan {
     /// W5: `status()` calls per run, and files per run of the safety-check breakdown.
     pub w5_status: u64,
     pub w5_files: u64,
+    /// Files a sample of W1, W2, W4 or W5 is made of at least: the workload is repeated
+    /// until it has made that many.
+    pub min_files: u64,
 }
 
 impl Plan {
@@ -70,6 +73,7 @@ impl Plan {
                 w4: 2_000,
                 w5_status: 20_000,
                 w5_files: 2_000,
+                min_files: 2_000,
             }
         } else {
             Plan {
@@ -79,6 +83,7 @@ impl Plan {
                 w4: 10_000,
                 w5_status: 200_000,
                 w5_files: 10_000,
+                min_files: 20_000,
             }
         }
     }

@@ -491,32 +491,43 @@ pub(crate) fn run(
     for run in 0..runs {
         eprintln!("bench: native run {}/{runs}", run + 1);
         for &n in &plan.w1 {
-            let ns =
-                averaged(n, || floor_w1(root_fd, n, Checks::default())).map_err(ctx("floor W1"))?;
+            let ns = averaged(plan.min_files, n, || {
+                floor_w1(root_fd, n, Checks::default())
+            })
+            .map_err(ctx("floor W1"))?;
             record(r, "W1", n, FLOOR, n, FLOOR, ns);
             let checks = Checks::spec(UnlinkCheck::AsTempdirs);
-            let ns = averaged(n, || floor_w1(root_fd, n, checks)).map_err(ctx("floor W1"))?;
+            let ns = averaged(plan.min_files, n, || floor_w1(root_fd, n, checks))
+                .map_err(ctx("floor W1"))?;
             record(r, "W1", n, CHECKED_FLOOR, n, FLOOR, ns);
-            let ns = averaged(n, || tempdirs_w1(root, n)).map_err(ctx("tempdirs W1"))?;
-            record(r, "W1", n, TEMPDIRS, n, FLOOR, ns);
-            let ns = averaged(n, || tempfile_w1(root, n)).map_err(ctx("tempfile W1"))?;
-            record(r, "W1", n, TEMPFILE, n, FLOOR, ns);
             let ns =
-                averaged(n, || cap_tempfile_w1(&cap_root, n)).map_err(ctx("cap-tempfile W1"))?;
+                averaged(plan.min_files, n, || tempdirs_w1(root, n)).map_err(ctx("tempdirs W1"))?;
+            record(r, "W1", n, TEMPDIRS, n, FLOOR, ns);
+            let ns =
+                averaged(plan.min_files, n, || tempfile_w1(root, n)).map_err(ctx("tempfile W1"))?;
+            record(r, "W1", n, TEMPFILE, n, FLOOR, ns);
+            let ns = averaged(plan.min_files, n, || cap_tempfile_w1(&cap_root, n))
+                .map_err(ctx("cap-tempfile W1"))?;
             record(r, "W1", n, CAP_TEMPFILE, n, FLOOR, ns);
         }
         let n = plan.w2;
-        let ns =
-            averaged(n, || floor_w2(root_fd, n, Checks::default())).map_err(ctx("floor W2"))?;
+        let ns = averaged(plan.min_files, n, || {
+            floor_w2(root_fd, n, Checks::default())
+        })
+        .map_err(ctx("floor W2"))?;
         record(r, "W2", n, FLOOR, n, FLOOR, ns);
         let checks = Checks::spec(UnlinkCheck::Stat);
-        let ns = averaged(n, || floor_w2(root_fd, n, checks)).map_err(ctx("floor W2"))?;
+        let ns = averaged(plan.min_files, n, || floor_w2(root_fd, n, checks))
+            .map_err(ctx("floor W2"))?;
         record(r, "W2", n, CHECKED_FLOOR, n, FLOOR, ns);
-        let ns = averaged(n, || tempdirs_w2(root, n)).map_err(ctx("tempdirs W2"))?;
+        let ns =
+            averaged(plan.min_files, n, || tempdirs_w2(root, n)).map_err(ctx("tempdirs W2"))?;
         record(r, "W2", n, TEMPDIRS, n, FLOOR, ns);
-        let ns = averaged(n, || tempfile_w2(root, n)).map_err(ctx("tempfile W2"))?;
+        let ns =
+            averaged(plan.min_files, n, || tempfile_w2(root, n)).map_err(ctx("tempfile W2"))?;
         record(r, "W2", n, TEMPFILE, n, FLOOR, ns);
-        let ns = averaged(n, || cap_tempfile_w2(&cap_root, n)).map_err(ctx("cap-tempfile W2"))?;
+        let ns = averaged(plan.min_files, n, || cap_tempfile_w2(&cap_root, n))
+            .map_err(ctx("cap-tempfile W2"))?;
         record(r, "W2", n, CAP_TEMPFILE, n, FLOOR, ns);
 
         let n = plan.w3;
@@ -528,9 +539,10 @@ pub(crate) fn run(
         record(r, "W3", n, "tempdirs mktemp", n, "floor (fstatat)", ns);
 
         let n = plan.w4;
-        let [total, create, clean] =
-            averaged_phases(2 * n, || floor_w4(root_fd, n, Checks::default()))
-                .map_err(ctx("floor W4"))?;
+        let [total, create, clean] = averaged_phases(plan.min_files, 2 * n, || {
+            floor_w4(root_fd, n, Checks::default())
+        })
+        .map_err(ctx("floor W4"))?;
         record(r, "W4", n, "floor 2t", 2 * n, "floor 2t", total);
         record(
             r,
@@ -551,11 +563,12 @@ pub(crate) fn run(
             clean,
         );
         let checks = Checks::spec(UnlinkCheck::AsTempdirs);
-        let [total, ..] =
-            averaged_phases(2 * n, || floor_w4(root_fd, n, checks)).map_err(ctx("floor W4"))?;
+        let [total, ..] = averaged_phases(plan.min_files, 2 * n, || floor_w4(root_fd, n, checks))
+            .map_err(ctx("floor W4"))?;
         record(r, "W4", n, "floor 2t + checks", 2 * n, "floor 2t", total);
         let [total, create, clean] =
-            averaged_phases(2 * n, || tempdirs_w4(root, n)).map_err(ctx("tempdirs W4"))?;
+            averaged_phases(plan.min_files, 2 * n, || tempdirs_w4(root, n))
+                .map_err(ctx("tempdirs W4"))?;
         record(r, "W4", n, "tempdirs 2t", 2 * n, "floor 2t", total);
         record(
             r,
@@ -624,10 +637,12 @@ pub(crate) fn run(
             ),
         ];
         for (name, checks) in steps {
-            let ns = averaged(n, || floor_w1(root_fd, n, checks)).map_err(ctx("floor W5"))?;
+            let ns = averaged(plan.min_files, n, || floor_w1(root_fd, n, checks))
+                .map_err(ctx("floor W5"))?;
             record(r, "W5", n, name, n, "floor", ns);
         }
-        let ns = averaged(n, || tempdirs_w1(root, n)).map_err(ctx("tempdirs W5"))?;
+        let ns =
+            averaged(plan.min_files, n, || tempdirs_w1(root, n)).map_err(ctx("tempdirs W5"))?;
         record(r, "W5", n, "tempdirs mkstemp+cleanup", n, "floor", ns);
     }
     match memory(root, plan.w3) {
@@ -724,10 +739,6 @@ fn check_report(report: &tempdir_core::CleanupReport, removed: u64) -> io::Resul
     }
 }
 
-/// Files a W1 or W2 sample is made of, at least: one run of N = 1,000 lasts about 8 ms,
-/// short enough for one hiccup of a shared machine to move a median of five.
-const MIN_FILES_PER_SAMPLE: u64 = 20_000;
-
 /// Lets the kernel finish what the previous run left it. Inodes unlinked by one run are
 /// freed later, by RCU callbacks, and that work lands on whatever runs next: measured
 /// here, the next 2,000 files right after 20,000 unlinks cost 25-70% more, and nothing
@@ -737,18 +748,24 @@ fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(50));
 }
 
-/// Runs `once` (one whole workload of `files` files) as often as [`MIN_FILES_PER_SAMPLE`]
-/// asks, each time after [`settle`], and returns the mean time of one run.
-fn averaged(files: u64, mut once: impl FnMut() -> io::Result<u64>) -> io::Result<u64> {
-    averaged_phases(files, || once().map(|ns| [ns])).map(|[ns]| ns)
+/// Runs `once` (one whole workload of `files` files) until it has made `min_files` (a
+/// run of N = 1,000 lasts 8 ms, short enough for one hiccup of a shared machine to move a
+/// median), each time after [`settle`], and returns the mean time of one run.
+fn averaged(
+    min_files: u64,
+    files: u64,
+    mut once: impl FnMut() -> io::Result<u64>,
+) -> io::Result<u64> {
+    averaged_phases(min_files, files, || once().map(|ns| [ns])).map(|[ns]| ns)
 }
 
 /// [`averaged`] for a run timed in several phases: the mean of each.
 fn averaged_phases<const K: usize>(
+    min_files: u64,
     files: u64,
     mut once: impl FnMut() -> io::Result<[u64; K]>,
 ) -> io::Result<[u64; K]> {
-    let reps = MIN_FILES_PER_SAMPLE.div_ceil(files.max(1));
+    let reps = min_files.div_ceil(files.max(1));
     let mut total = [0; K];
     for _ in 0..reps {
         settle();

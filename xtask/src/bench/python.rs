@@ -16,7 +16,7 @@ type Timings = (&'static str, u64, Vec<u64>);
 
 const SCRIPT: &str = r#"
 import os, sys, time, tempfile
-mode, root, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+mode, root, runs, min_files = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if mode == "duplicity":
     from duplicity import tempdir
 
@@ -59,13 +59,13 @@ def w2(n):
         os.rmdir(d)
     return time.perf_counter_ns() - t
 
-jobs = [(w, int(n)) for w, n in (a.split(":") for a in sys.argv[4:])]
+jobs = [(w, int(n)) for w, n in (a.split(":") for a in sys.argv[5:])]
 out = {job: [] for job in jobs}
 for _ in range(runs):
     for job in jobs:
-        # As the native samples: repeated to 20,000 files, each run starting once the
+        # As the native samples: repeated to min_files files, each run starting once the
         # kernel has freed the last run's inodes; the mean of the repetitions.
-        reps = -(-20000 // job[1])
+        reps = -(-min_files // job[1])
         total = 0
         for _ in range(reps):
             time.sleep(0.05)
@@ -100,7 +100,14 @@ pub(crate) fn run(root: &Path, plan: &Plan, runs: usize, out_dir: &Path, results
         return;
     }
     eprintln!("bench: python tempfile.mkstemp");
-    match measure("python3".as_ref(), "mkstemp", &script, root, runs, &jobs) {
+    let how = Measure {
+        script: &script,
+        root,
+        runs,
+        min_files: plan.min_files,
+        jobs: &jobs,
+    };
+    match measure("python3".as_ref(), "mkstemp", &how) {
         Ok(samples) => push(results, samples, "python mkstemp"),
         Err(e) => results
             .skipped
@@ -108,7 +115,7 @@ pub(crate) fn run(root: &Path, plan: &Plan, runs: usize, out_dir: &Path, results
     }
     eprintln!("bench: duplicity 3.2.1 (venv under {})", out_dir.display());
     match duplicity_python(out_dir) {
-        Ok(python) => match measure(&python, "duplicity", &script, root, runs, &jobs) {
+        Ok(python) => match measure(&python, "duplicity", &how) {
             Ok(samples) => push(results, samples, "duplicity 3.2.1"),
             Err(e) => results.skipped.push(format!("duplicity: skipped: {e}")),
         },
@@ -179,20 +186,23 @@ fn duplicity_python(out_dir: &Path) -> Result<std::path::PathBuf, String> {
     }
 }
 
-fn measure(
-    python: &Path,
-    mode: &str,
-    script: &Path,
-    root: &Path,
+/// What the script is to measure, the same for both comparators.
+struct Measure<'a> {
+    script: &'a Path,
+    root: &'a Path,
     runs: usize,
-    jobs: &[String],
-) -> Result<Vec<Timings>, String> {
+    min_files: u64,
+    jobs: &'a [String],
+}
+
+fn measure(python: &Path, mode: &str, how: &Measure<'_>) -> Result<Vec<Timings>, String> {
     let out = Command::new(python)
-        .arg(script)
+        .arg(how.script)
         .arg(mode)
-        .arg(root)
-        .arg(runs.to_string())
-        .args(jobs)
+        .arg(how.root)
+        .arg(how.runs.to_string())
+        .arg(how.min_files.to_string())
+        .args(how.jobs)
         .output()
         .map_err(|e| format!("{}: {e}", python.display()))?;
     if !out.status.success() {
