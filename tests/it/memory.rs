@@ -341,15 +341,25 @@ fn a_lock_held_for_a_moment_is_waited_for() {
     assert!(tmp.cleanup().is_complete());
 }
 
-/// Held for longer than the retries, the lock is given up on and the instance still works.
+/// Held for longer than the retries, the lock is given up on and the instance still works;
+/// `keep_alive` asks for it again.
 #[test]
-fn a_lock_held_for_long_is_given_up_on() {
+fn a_lock_held_for_long_is_taken_by_keep_alive() {
     let fs = MemoryFs::new();
     fs.inject(Fault::new(FaultOp::Lock, Errno::EAGAIN).every());
     let tmp = instance(&fs);
-    fs.clear_faults();
-    assert!(fs.try_lock_exclusive(tmp.dir()).unwrap(), "not locked");
     tmp.mkstemp().unwrap();
+    tmp.keep_alive().unwrap();
+    assert!(
+        fs.try_lock_exclusive(tmp.dir()).unwrap(),
+        "still not locked"
+    );
+    fs.clear_faults();
+    tmp.keep_alive().unwrap();
+    assert!(
+        !fs.try_lock_exclusive(tmp.dir()).unwrap(),
+        "locked by keep_alive"
+    );
     assert!(tmp.cleanup().is_complete());
 }
 
@@ -499,6 +509,38 @@ fn concurrent_cleanups_run_one_after_the_other() {
             "the directory is gone when the second cleanup returns"
         );
     });
+}
+
+/// `untracked` lists only what nobody tracked: not a name left in place, not a name
+/// whose unlink failed, in the first cleanup or in the one that retries.
+#[test]
+fn untracked_never_lists_a_tracked_name() {
+    let fs = MemoryFs::new();
+    let tmp = instance(&fs);
+    let (_swapped_file, swapped) = tmp.mkstemp().unwrap();
+    let (_failing_file, failing) = tmp.mkstemp().unwrap();
+    let stray = tmp.dir().join("stray");
+    fs.remove_file(&swapped).unwrap();
+    fs.write(&swapped, b"not ours").unwrap();
+    fs.write(&stray, b"nobody's").unwrap();
+    let name = failing.file_name().unwrap();
+    fs.inject(
+        Fault::new(FaultOp::RemoveFile, Errno::EIO)
+            .on_path(name)
+            .first(),
+    );
+    let first = tmp.cleanup();
+    assert_eq!(first.left_in_place, vec![swapped.clone()]);
+    assert_eq!(first.failures.len(), 1);
+    assert_eq!(first.untracked, vec![stray.clone()], "{first:?}");
+    let second = tmp.cleanup();
+    assert_eq!(
+        (second.removed, second.failures.len()),
+        (1, 0),
+        "{second:?}"
+    );
+    assert_eq!(second.untracked, vec![stray], "{second:?}");
+    assert!(!fs.exists(&failing) && fs.exists(&swapped));
 }
 
 #[test]

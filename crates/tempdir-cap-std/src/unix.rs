@@ -179,8 +179,10 @@ pub(crate) fn touch(dir: &Dir, name: Option<&str>) -> io::Result<()> {
 }
 
 /// Calls `f` again while a signal interrupts it (`EINTR`), as std's own `open` does: a
-/// network or FUSE filesystem can be interrupted where a local one never is, and an
-/// interrupted call did nothing.
+/// network or FUSE filesystem can be interrupted where a local one never is. Such a
+/// filesystem may have made a file or directory before saying `EINTR`; the call made again
+/// then finds the name taken, and `mkstemp` goes on to another name (the first stays,
+/// untracked), which is what an `Interrupted` error left behind too.
 fn restart<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> rustix::io::Result<T> {
     loop {
         match f() {

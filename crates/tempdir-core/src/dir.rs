@@ -1,7 +1,8 @@
 //! `TemporaryDirectory`: names, tracking, identity checks and cleanup over a [`Backend`].
 
+use std::collections::HashSet;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -205,6 +206,8 @@ pub struct TemporaryDirectory<B: Backend> {
     /// that the next `cleanup` (or the drop) tries again. Its lock is held through a whole
     /// cleanup, so that cleanups run one at a time.
     leftovers: Mutex<Option<Leftovers<B::Dir>>>,
+    /// The shared `flock` was refused when the directory was made: `keep_alive` asks again.
+    unlocked: AtomicBool,
 }
 
 /// The unfinished part of a cleanup.
@@ -212,6 +215,9 @@ struct Leftovers<D> {
     dir: D,
     /// Tracked names whose removal failed, with the identity they were created with.
     names: Vec<(Box<str>, Option<FileId>)>,
+    /// Tracked names left in place (they hold what this instance did not create): not
+    /// tried again, and never reported as untracked.
+    kept: Vec<Box<str>>,
 }
 
 impl<B: OpenRoot> TemporaryDirectory<B> {
@@ -245,7 +251,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             let path = join(backend.root(), &dir_name);
             match backend.make_dir(&dir_name) {
                 Ok((handle, id)) => {
-                    lock_for_life(&backend, &handle, &path);
+                    let unlocked = lock_for_life(&backend, &handle, &path);
                     tracing::debug!(path = %path, "made temporary directory");
                     return Ok(TemporaryDirectory {
                         backend,
@@ -256,6 +262,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                         counter: AtomicU64::new(0),
                         tracked: Mutex::new(Tracked::default()),
                         leftovers: Mutex::new(None),
+                        unlocked: AtomicBool::new(unlocked),
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -472,11 +479,17 @@ impl<B: Backend> TemporaryDirectory<B> {
     ///
     /// Every entry is tried; the first failure is returned. A tracked name that is gone is
     /// skipped. A directory that is no longer at its path is [`Error::Reaped`] or
-    /// [`Error::Replaced`]: refreshing it would protect nothing.
+    /// [`Error::Replaced`]: refreshing it would protect nothing. If the directory's shared
+    /// `flock` could not be taken when it was made (someone held `LOCK_EX` for longer than
+    /// the retries), this asks for it again.
     pub fn keep_alive(&self) -> Result<(), Error> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         self.check_path()?;
+        if self.unlocked.load(Ordering::Relaxed) && self.backend.lock_shared(dir).is_ok() {
+            self.unlocked.store(false, Ordering::Relaxed);
+            tracing::debug!(path = %self.path, "took the flock refused at construction");
+        }
         self.backend
             .touch(dir, None)
             .map_err(|e| Error::io(Op::SetTimes, self.path.clone(), e))?;
@@ -511,7 +524,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         // lock): a second caller waits here, then finds only what the first left to retry.
         let mut leftovers = lock(&self.leftovers);
         let mut retry = Vec::new();
-        let (dir, mut report) = {
+        let (dir, mut report, mut kept) = {
             // Waits for operations in flight, then takes the handle: no operation can start
             // on it, and none can add a name this pass would miss.
             let mut handle = self.handle.write().unwrap_or_else(PoisonError::into_inner);
@@ -526,7 +539,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                             retry.push((name.into(), created));
                         }
                     });
-                    (dir, report)
+                    (dir, report, Vec::new())
                 }
                 None => {
                     drop(handle);
@@ -540,17 +553,26 @@ impl<B: Backend> TemporaryDirectory<B> {
                             retry.push((name, created));
                         }
                     }
-                    (left.dir, report)
+                    (left.dir, report, left.kept)
                 }
             }
         };
+        kept.extend(
+            report
+                .left_in_place
+                .iter()
+                .filter_map(|path| path.file_name())
+                .map(Box::from),
+        );
         // Looked at last, to keep the window before the rmdir as short as it can be: POSIX
         // has no "remove this directory only if it is this inode". The rmdir goes ahead
         // only when the name was seen to lead to our directory.
         match self.check_path() {
             Ok(()) => {
                 report.status = DirStatus::Intact;
-                self.remove_own_dir(&dir, &mut report);
+                // Tracked names still there: left in place, now or before, or failed.
+                let ours = kept.iter().chain(retry.iter().map(|(name, _)| name));
+                self.remove_own_dir(&dir, ours.map(|name| &**name).collect(), &mut report);
             }
             Err(Error::Reaped { .. }) => {
                 report.status = DirStatus::Reaped;
@@ -571,7 +593,11 @@ impl<B: Backend> TemporaryDirectory<B> {
             // An operation failed: keep what is needed to try again. Otherwise (done, or
             // only entries nobody tracked keep the directory) closing the handle releases
             // the flock.
-            *leftovers = Some(Leftovers { dir, names: retry });
+            *leftovers = Some(Leftovers {
+                dir,
+                names: retry,
+                kept,
+            });
         }
         report
     }
@@ -668,7 +694,9 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
     }
 
-    fn remove_own_dir(&self, dir: &B::Dir, report: &mut CleanupReport) {
+    /// Removes the directory, or says why not; `ours` are the tracked names still in it,
+    /// which are not reported as untracked.
+    fn remove_own_dir(&self, dir: &B::Dir, ours: HashSet<&str>, report: &mut CleanupReport) {
         match self.backend.remove_dir(&self.name) {
             Ok(()) => {
                 tracing::debug!(path = %self.path, "removed temporary directory");
@@ -678,11 +706,10 @@ impl<B: Backend> TemporaryDirectory<B> {
                 match self.backend.list(dir) {
                     Ok(mut names) => {
                         names.sort_unstable();
-                        // What cleanup left in place was tracked; it is reported as such.
                         report.untracked = names
                             .iter()
-                            .map(|n| join(&self.path, n))
-                            .filter(|path| !report.left_in_place.contains(path))
+                            .filter(|name| !ours.contains(name.as_str()))
+                            .map(|name| join(&self.path, name))
                             .collect();
                     }
                     Err(e) => report
@@ -864,33 +891,36 @@ const LOCK_RETRY_DELAYS: [Duration; 3] = [
 
 /// Takes the shared `flock` the directory holds for the instance's life (SPEC §5). The
 /// lock is one reaper's courtesy, not a condition for temporary files: without it the
-/// instance carries on, and says why.
-fn lock_for_life<B: Backend>(backend: &B, dir: &B::Dir, path: &Utf8Path) {
+/// instance carries on, and says why. Returns whether it was refused, so that
+/// [`keep_alive`](TemporaryDirectory::keep_alive) asks again (not where there are no locks).
+fn lock_for_life<B: Backend>(backend: &B, dir: &B::Dir, path: &Utf8Path) -> bool {
     let mut delays = LOCK_RETRY_DELAYS.iter();
     loop {
         match backend.lock_shared(dir) {
-            Ok(()) => return,
+            Ok(()) => return false,
             Err(e) if e.kind() == io::ErrorKind::Unsupported => {
                 tracing::debug!(path = %path, "no flock here: systemd-tmpfiles will not skip the directory");
-                return;
+                return false;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => match delays.next() {
                 Some(&delay) => std::thread::sleep(delay),
                 None => {
-                    tracing::warn!(path = %path, "temporary directory held locked by someone else: not locked");
-                    return;
+                    tracing::warn!(path = %path, "temporary directory held locked by someone else: not locked yet");
+                    return true;
                 }
             },
             Err(e) => {
                 tracing::warn!(path = %path, error = %e, "cannot flock the temporary directory");
-                return;
+                return true;
             }
         }
     }
 }
 
-/// Locks `mutex`, poisoned or not: nothing panics while holding these locks, and should
-/// something, the data is still consistent.
+/// Locks `mutex`, poisoned or not. The tracked set's lock is held only for in-memory work
+/// that does not panic; the leftovers' lock is held through a cleanup, backend calls
+/// included, and a backend that panicked there left at worst a retry list shorter than
+/// it should be. Either way the data is consistent.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

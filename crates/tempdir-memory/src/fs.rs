@@ -520,7 +520,9 @@ impl MemoryFs {
     /// view and the operation about to run. Backend operations made while a hook runs on
     /// the same thread (on any `MemoryFs`) call no hook, so a hook may drive a backend
     /// without recursing. Hooks on several threads run one at a time. Replaces any previous
-    /// hook; a hook may replace or clear itself.
+    /// hook; a hook may replace or clear itself. A hook must not call `cleanup` of an
+    /// instance on this filesystem: cleanups run one at a time, so it would wait for the
+    /// cleanup it interrupted.
     ///
     /// ```
     /// use tempdir_core::{DirStatus, TemporaryDirectory};

@@ -65,7 +65,7 @@ for _ in range(runs):
     for job in jobs:
         # As the native samples: repeated to min_files files, each run starting once the
         # kernel has freed the last run's inodes; the mean of the repetitions.
-        reps = -(-min_files // job[1])
+        reps = -(-min_files // max(job[1], 1))
         total = 0
         for _ in range(reps):
             time.sleep(0.05)
