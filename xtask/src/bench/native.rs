@@ -490,45 +490,35 @@ pub(crate) fn run(
     let r = &mut *results;
     for run in 0..runs {
         eprintln!("bench: native run {}/{runs}", run + 1);
+        // Every comparator of W1 and W2 in turn, each against the raw floor.
+        type Once<'a> = &'a dyn Fn() -> io::Result<u64>;
         for &n in &plan.w1 {
-            let ns = averaged(plan.min_files, n, || {
-                floor_w1(root_fd, n, Checks::default())
-            })
-            .map_err(ctx("floor W1"))?;
-            record(r, "W1", n, FLOOR, n, FLOOR, ns);
             let checks = Checks::spec(UnlinkCheck::AsTempdirs);
-            let ns = averaged(plan.min_files, n, || floor_w1(root_fd, n, checks))
-                .map_err(ctx("floor W1"))?;
-            record(r, "W1", n, CHECKED_FLOOR, n, FLOOR, ns);
-            let ns =
-                averaged(plan.min_files, n, || tempdirs_w1(root, n)).map_err(ctx("tempdirs W1"))?;
-            record(r, "W1", n, TEMPDIRS, n, FLOOR, ns);
-            let ns =
-                averaged(plan.min_files, n, || tempfile_w1(root, n)).map_err(ctx("tempfile W1"))?;
-            record(r, "W1", n, TEMPFILE, n, FLOOR, ns);
-            let ns = averaged(plan.min_files, n, || cap_tempfile_w1(&cap_root, n))
-                .map_err(ctx("cap-tempfile W1"))?;
-            record(r, "W1", n, CAP_TEMPFILE, n, FLOOR, ns);
+            let comparators: [(&str, Once<'_>); 5] = [
+                (FLOOR, &|| floor_w1(root_fd, n, Checks::default())),
+                (CHECKED_FLOOR, &|| floor_w1(root_fd, n, checks)),
+                (TEMPDIRS, &|| tempdirs_w1(root, n)),
+                (TEMPFILE, &|| tempfile_w1(root, n)),
+                (CAP_TEMPFILE, &|| cap_tempfile_w1(&cap_root, n)),
+            ];
+            for (name, once) in comparators {
+                let ns = averaged(plan.min_files, n, once).map_err(ctx(&format!("{name} W1")))?;
+                record(r, "W1", n, name, n, FLOOR, ns);
+            }
         }
         let n = plan.w2;
-        let ns = averaged(plan.min_files, n, || {
-            floor_w2(root_fd, n, Checks::default())
-        })
-        .map_err(ctx("floor W2"))?;
-        record(r, "W2", n, FLOOR, n, FLOOR, ns);
         let checks = Checks::spec(UnlinkCheck::Stat);
-        let ns = averaged(plan.min_files, n, || floor_w2(root_fd, n, checks))
-            .map_err(ctx("floor W2"))?;
-        record(r, "W2", n, CHECKED_FLOOR, n, FLOOR, ns);
-        let ns =
-            averaged(plan.min_files, n, || tempdirs_w2(root, n)).map_err(ctx("tempdirs W2"))?;
-        record(r, "W2", n, TEMPDIRS, n, FLOOR, ns);
-        let ns =
-            averaged(plan.min_files, n, || tempfile_w2(root, n)).map_err(ctx("tempfile W2"))?;
-        record(r, "W2", n, TEMPFILE, n, FLOOR, ns);
-        let ns = averaged(plan.min_files, n, || cap_tempfile_w2(&cap_root, n))
-            .map_err(ctx("cap-tempfile W2"))?;
-        record(r, "W2", n, CAP_TEMPFILE, n, FLOOR, ns);
+        let comparators: [(&str, Once<'_>); 5] = [
+            (FLOOR, &|| floor_w2(root_fd, n, Checks::default())),
+            (CHECKED_FLOOR, &|| floor_w2(root_fd, n, checks)),
+            (TEMPDIRS, &|| tempdirs_w2(root, n)),
+            (TEMPFILE, &|| tempfile_w2(root, n)),
+            (CAP_TEMPFILE, &|| cap_tempfile_w2(&cap_root, n)),
+        ];
+        for (name, once) in comparators {
+            let ns = averaged(plan.min_files, n, once).map_err(ctx(&format!("{name} W2")))?;
+            record(r, "W2", n, name, n, FLOOR, ns);
+        }
 
         let n = plan.w3;
         settle();
