@@ -5,7 +5,8 @@
 //! *root* (the system temp dir, a directory you name, or a directory capability you were
 //! granted) and one to the private directory it made there. After construction nothing is
 //! resolved from the filesystem root: each call names a single, already validated
-//! component relative to one of the two handles, and no call follows a symlink.
+//! component relative to one of the two handles, and no call follows a symlink (but
+//! `set_mode_at`, which the core makes only on the directory it has just made).
 //!
 //! ```
 //! use std::io::{Read, Seek, Write};
@@ -37,98 +38,90 @@
 //! | `TemporaryDirectory::with_backend(CapStdBackend::from_dir(dir, path))` | none | the handle you pass, e.g. a WASI preopen; `path` is only what [`TemporaryDirectory::dir`] reports |
 //!
 //! A root that is missing or not a directory is [`Error::Io`] with [`Op::OpenRoot`]; one
-//! you may not write in fails when the directory is made ([`Op::CreateDir`]).
+//! you may not write in fails when the directory is made ([`Op::CreateDir`]); one that
+//! others could tamper with is refused by the core ([`Error::UnsafeRoot`]).
 //!
 //! # What each primitive is, on Linux and the other Unixes
 //!
-//! Calls are made with [`rustix`] on the raw descriptors of the cap-std handles: every name
-//! is one component, so `openat(dirfd, name, …)` is confined by construction, and the
-//! syscalls are exactly those below (no `openat2` path walk, no extra checks).
+//! The backend is a thin adapter: every flag and mode comes from the core, and each method
+//! is the fewest calls that do what its [`Backend`] documentation says, made with
+//! [`rustix`] on the raw descriptors of the cap-std handles. Every name is one component,
+//! so `openat(dirfd, name, …)` is confined by construction: no `openat2` path walk, no
+//! extra checks. `root` is the root's handle, `fd` the directory's ([`CapStdDir`]).
 //!
 //! | [`Backend`] method | syscalls |
 //! |---|---|
-//! | `make_dir` | `mkdirat(root, name, 0700)`, `openat(root, name, O_RDONLY\|O_DIRECTORY\|O_NOFOLLOW\|O_CLOEXEC)`, `fchmod(fd, 0700)`, `statx(fd)`, `fstatfs(fd)` (is it tmpfs?); on a failure after the `mkdirat`, `unlinkat(root, name, AT_REMOVEDIR)` |
+//! | `root`, `seed` | none (`seed` is `None`: the core draws names from the operating system's randomness) |
+//! | `euid` | `geteuid()` |
+//! | `root_meta` | `fstat(root)` |
+//! | `root_entry` | `fstatat(root, name, AT_SYMLINK_NOFOLLOW)`; `ENOENT` is `None` |
+//! | `make_dir` | `mkdirat(root, name, mode)` (the umask applies) |
+//! | `set_mode_at` | `fchmodat(root, name, mode, 0)` (follows a symlink) |
+//! | `open_dir` | `openat(root, name, O_RDONLY\|O_DIRECTORY\|O_NOFOLLOW\|O_CLOEXEC)`: not `O_PATH`, so the descriptor can carry a `flock` |
+//! | `rename_at` | Linux, Android: `renameat2(root, from, root, to, RENAME_NOREPLACE)`, and `renameat` if that says `EINVAL` (a filesystem without the flag), `ENOSYS` (a kernel before 3.15) or `EPERM` (a seccomp filter older than the call). macOS, iOS: `renameatx_np(…, RENAME_EXCL)`, and `renameat` if that says `EINVAL`, `ENOSYS` or `ENOTSUP`. Elsewhere `renameat` alone, which replaces an empty directory at `to`: the core renames to a fresh random name |
+//! | `remove_dir` | `unlinkat(root, name, AT_REMOVEDIR)` (never recursive; `EEXIST`, which POSIX allows for a directory with entries, is `DirectoryNotEmpty` as `ENOTEMPTY` is) |
+//! | `dir_meta` | `fstat(fd)` (the link count is 0 once the directory was removed) |
+//! | `set_dir_mode` | `fchmod(fd, mode)` |
 //! | `lock_shared` | `flock(fd, LOCK_SH\|LOCK_NB)`: never blocks; held until the handle is dropped |
-//! | `dir_meta` | `statx(fd)` (the link count is 0 once the directory was removed) |
-//! | `root_entry`, `entry` | `statx(dirfd, name, AT_SYMLINK_NOFOLLOW)` |
-//! | `remove_dir` | `unlinkat(root, name, AT_REMOVEDIR)` (never recursive) |
-//! | `create_file` | `openat(fd, name, O_RDWR\|O_CREAT\|O_EXCL\|O_NOFOLLOW\|O_CLOEXEC, 0600)`, `statx`; `fchmod(0600)` only when the umask took bits away |
-//! | `open_file` | `openat(fd, name, O_RDWR\|O_NOFOLLOW\|O_CLOEXEC\|O_NOCTTY)`, `statx`; anything but a regular file is refused |
+//! | `create_file` | `openat(fd, name, O_RDWR\|O_CREAT\|O_EXCL\|O_NOFOLLOW\|O_CLOEXEC, mode)` (the umask applies) |
+//! | `set_file_mode` | `fchmod(file, mode)` |
+//! | `open_file` | `openat(fd, name, O_RDWR\|O_NOFOLLOW\|O_CLOEXEC\|O_NOCTTY\|O_NONBLOCK)`, `fstat(file)` for the kind; for a regular file `fcntl(file, F_SETFL, 0)` to clear `O_NONBLOCK` again (a FIFO stays non-blocking) |
+//! | `entry` | `fstatat(fd, name, AT_SYMLINK_NOFOLLOW)`; `ENOENT` is `None` |
 //! | `remove_file` | `unlinkat(fd, name, 0)` |
 //! | `touch` | `utimensat(fd, name, {UTIME_NOW, UTIME_NOW}, AT_SYMLINK_NOFOLLOW)`; `futimens(fd)` for the directory |
-//! | `list` | reads the directory through the handle ([`Dir::entries`]) |
-//! | `scan` | on Linux tmpfs, `openat(fd, ".")` and `getdents64` (inode number and type of each entry); elsewhere declined, with no call |
+//! | `list` | `openat(fd, ".", O_RDONLY\|O_DIRECTORY\|O_CLOEXEC)` (a file position of its own), then `getdents64` into a 32 KiB buffer until it is empty (elsewhere `fdopendir` and `readdir`), `close`; the names as they are, UTF-8 or not |
 //!
-//! A call that a signal interrupts (`EINTR`, which network and FUSE filesystems can give)
-//! is made again, as std does for `open`; it never reaches the caller as an error.
+//! On 32-bit Linux rustix makes `fstat` and `fstatat` as `statx`, for 64-bit times. A call
+//! that a signal interrupts (`EINTR`, which network and FUSE filesystems can give) is made
+//! again, as std does for `open`; it never reaches the caller as an error.
 //!
-//! So `mkstemp` costs the backend one `openat` and one `statx` (the core adds one
-//! `statx` of the directory's name in the root, to notice a replaced directory), and each
-//! file at cleanup one `unlinkat` after one directory listing for all of them on tmpfs,
-//! one `statx` each elsewhere. Identities come from `statx` on Linux for the birth time,
-//! which tells a new file from an old one with a reused inode number; where `statx` is
-//! refused, `fstat`/`fstatat` (and `(dev, ino)` alone) for the whole process; on other
-//! Unixes, `fstat`/`fstatat`.
+//! So `mkstemp` costs this backend exactly one `openat`, and cleanup one `unlinkat` per
+//! file plus a few calls for the directory itself (looking at its name in the root,
+//! `rename_at`, `remove_dir`); whatever else the core asks for is one of the rows above.
+//! `examples/syscalls.rs` prints the calls of one `mkstemp` and one `cleanup` under
+//! `strace`.
 //!
-//! Why the listing only on tmpfs: a listing gives each entry's inode number and type but
-//! no birth time. tmpfs numbers inodes from a counter (per mount since Linux 5.9, the
-//! kernel-wide `get_next_ino` before) and does not give a freed number to the next file
-//! made; a number comes round again only when the 32-bit counter wraps (a mount without
-//! `inode64`), after some 4 billion inodes. ext4 and xfs give a freed number to the very
-//! next file made, so there each name is stat'ed for its birth time. (A birth time is
-//! coarse, a clock tick; see [`tempdir_core::FileId`].)
-//!
-//! The directory's mode is set with `fchmod` on the open descriptor, never by path, so it is
-//! exactly `0700` whatever the umask (a `0277` umask would leave `0500`) and whatever the
-//! root's set-group-ID bit; a file's is exactly `0600`.
-//!
-//! # Names
-//!
-//! [`Backend::random`] hashes a per-backend counter and the process id with SipHash keyed
-//! by [`RandomState`], whose keys std draws from
-//! the operating system's randomness (`getrandom`). Other processes cannot predict the
-//! names, and no name costs a syscall. The process id is read once, when the backend is
-//! made: a backend made in a forked child therefore never repeats its parent's names even
-//! though the child inherited the parent's key state. A backend (and its
-//! `TemporaryDirectory`) must not be used on both sides of a `fork`: both processes would
-//! own one directory.
+//! Modes are the caller's: `mkdirat` and `openat(O_CREAT)` take the umask's bits away (and
+//! on Linux a directory made in a set-group-ID root inherits that bit), `fchmod` and
+//! `fchmodat` set exactly what they are given. Which to call, and when, is the core's
+//! decision.
 //!
 //! # WASI (`wasm32-wasip1`)
 //!
-//! The crate builds for WASI, where the same calls are made through cap-std alone; the
+//! The crate builds for WASI, where the same methods are made through cap-std alone; the
 //! root is usually a preopen given to [`CapStdBackend::from_dir`] (or named by its path to
 //! `new_in`). cap-std and its helpers use std's unstable WASI extensions (`wasi_ext`), so
 //! the WASI build needs a nightly toolchain or `RUSTC_BOOTSTRAP=1` on stable; `cargo xtask
-//! wasi` builds that way and runs the integration tests under wasmtime with one preopen.
+//! wasi` builds that way and runs the unit and integration tests under wasmtime with one
+//! preopen.
 //! What WASI lacks:
 //!
 //! | feature | Unix | WASI |
 //! |---|---|---|
 //! | `flock(LOCK_SH)` on the directory | held for the instance's life | none: [`Backend::lock_shared`] is `Unsupported` (the core carries on; no reaper runs inside the sandbox) |
-//! | modes `0700` / `0600` | exact, whatever the umask | none: WASI has no permission bits; the host decides |
+//! | modes | as the caller gives them | none: WASI has no permission bits and the host decides; `make_dir` and `create_file` ignore the mode, [`Meta::mode`] is `None`, and `set_mode_at`, `set_dir_mode` and `set_file_mode` are `Unsupported` (the core takes that as "no modes here") |
+//! | owners | `geteuid`, `st_uid` | none: `euid` and [`Meta::uid`] are `None` |
 //! | close-on-exec | `O_CLOEXEC` | nothing to do: no `exec` |
-//! | opening without following a symlink | `O_NOFOLLOW` | open, then check that the name (not followed) is the very file opened, else `ELOOP`-like refusal; WASI confines any symlink to the preopen |
-//! | opening an existing file read-write | `O_RDWR` | `O_RDWR\|O_CREAT` after an `lstat` that found a regular file, then the identity check: cap-std's open without `O_CREAT` yields a descriptor without write rights under wasmtime |
+//! | opening without following a symlink | `O_NOFOLLOW` | open, then check that the name (not followed) is the very object opened, else an `ELOOP`-like refusal; WASI confines any symlink to the preopen |
+//! | opening an existing file read-write | `O_RDWR\|O_NONBLOCK`, the kind from `fstat` | `O_RDWR\|O_CREAT` after an `lstat` that found a regular file, then the identity check: cap-std's open without `O_CREAT` yields a descriptor without write rights under wasmtime. A directory is `IsADirectory` and anything else but a regular file is refused unopened: cap-std cannot ask for `O_NONBLOCK`, and a FIFO's open would block |
+//! | renaming without replacing | `RENAME_NOREPLACE` / `RENAME_EXCL` | `lstat` that `to` is absent, then [`Dir::rename`]: whatever appears at `to` between the two is replaced, which only someone holding the same preopen can do |
 //! | `touch` | `utimensat` / `futimens` | the entry is opened as above, then its times set through the descriptor |
 //! | `DirectoryNotEmpty` | from std | WASI's `ENOTEMPTY` (55) mapped by the backend, std leaves it uncategorized |
-//! | fork safety of names | pid mixed in | no `fork`, no pid |
 //!
 //! [`Op::OpenRoot`]: tempdir_core::Op::OpenRoot
 //! [`Op::CreateDir`]: tempdir_core::Op::CreateDir
 //! [`Dir::open_ambient_dir`]: cap_std::fs::Dir::open_ambient_dir
-//! [`Dir::entries`]: cap_std::fs::Dir::entries
+//! [`Dir::rename`]: cap_std::fs::Dir::rename
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+use std::ffi::OsString;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use tempdir_core::{Backend, FileId, Listed, Meta, Op, OpenRoot};
+use tempdir_core::{Backend, FileKind, Meta, Op, OpenRoot};
 
 pub use cap_std;
 pub use tempdir_core::{Error, TemporaryDirectory};
@@ -157,7 +150,6 @@ pub type CapStdTemporaryDirectory = TemporaryDirectory<CapStdBackend>;
 pub struct CapStdBackend {
     root: Dir,
     path: Utf8PathBuf,
-    names: Names,
 }
 
 impl CapStdBackend {
@@ -181,11 +173,7 @@ impl CapStdBackend {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_dir(dir: Dir, path: Utf8PathBuf) -> Self {
-        CapStdBackend {
-            root: dir,
-            path,
-            names: Names::new(),
-        }
+        CapStdBackend { root: dir, path }
     }
 
     /// The handle to the root directory.
@@ -196,14 +184,14 @@ impl CapStdBackend {
 
 impl std::fmt::Debug for CapStdBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The hash keys stay out of sight: they are what makes names unpredictable.
         f.debug_struct("CapStdBackend")
             .field("root", &self.path)
             .finish_non_exhaustive()
     }
 }
 
-/// The open handle to a directory made by [`CapStdBackend`] (its [`Backend::Dir`]).
+/// The open handle to a directory inside the root (the [`Backend::Dir`] of
+/// [`CapStdBackend`]).
 ///
 /// On Unix the descriptor is opened `O_RDONLY|O_DIRECTORY` (not `O_PATH`, which cap-std
 /// uses for directories and on which `flock` fails), so it carries the shared `flock` that
@@ -211,9 +199,6 @@ impl std::fmt::Debug for CapStdBackend {
 #[derive(Debug)]
 pub struct CapStdDir {
     dir: Dir,
-    /// Whether a listing's inode numbers identify entries as well as a `statx` does
-    /// (Linux tmpfs): cleanup then checks every tracked name from one directory read.
-    listing_identifies: bool,
 }
 
 impl CapStdDir {
@@ -228,41 +213,6 @@ impl std::os::fd::AsFd for CapStdDir {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         std::os::fd::AsFd::as_fd(&self.dir)
     }
-}
-
-/// Unpredictable, cheap names: SipHash keyed from the OS's randomness over a counter.
-struct Names {
-    /// std seeds these keys from the operating system's randomness.
-    keys: RandomState,
-    counter: AtomicU64,
-    /// Read once: a per-name `getpid` would be a syscall per name.
-    pid: u32,
-}
-
-impl Names {
-    fn new() -> Self {
-        Names {
-            keys: RandomState::new(),
-            counter: AtomicU64::new(0),
-            pid: process_id(),
-        }
-    }
-
-    fn next(&self) -> u64 {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        self.keys.hash_one((self.pid, n))
-    }
-}
-
-#[cfg(unix)]
-fn process_id() -> u32 {
-    std::process::id()
-}
-
-/// WASI has no processes to tell apart (and `std::process::id` panics there).
-#[cfg(not(unix))]
-fn process_id() -> u32 {
-    0
 }
 
 impl OpenRoot for CapStdBackend {
@@ -313,6 +263,8 @@ fn absolute(root: &Utf8Path) -> Result<Utf8PathBuf, Error> {
     })
 }
 
+/// Each method is one call of `sys` (`unix.rs`, `wasi.rs`); the crate docs list the
+/// syscalls.
 impl Backend for CapStdBackend {
     type File = std::fs::File;
     type Dir = CapStdDir;
@@ -321,43 +273,61 @@ impl Backend for CapStdBackend {
         &self.path
     }
 
-    fn random(&self) -> u64 {
-        self.names.next()
+    fn euid(&self) -> Option<u32> {
+        sys::euid()
     }
 
-    fn make_dir(&self, name: &str) -> io::Result<(CapStdDir, FileId)> {
-        let (dir, id) = sys::make_dir(&self.root, name)?;
-        let listing_identifies = sys::listing_identifies(&dir);
-        Ok((
-            CapStdDir {
-                dir,
-                listing_identifies,
-            },
-            id,
-        ))
-    }
-
-    fn lock_shared(&self, dir: &CapStdDir) -> io::Result<()> {
-        sys::lock_shared(&dir.dir)
-    }
-
-    fn dir_meta(&self, dir: &CapStdDir) -> io::Result<Meta> {
-        sys::dir_meta(&dir.dir)
+    fn root_meta(&self) -> io::Result<Meta> {
+        sys::dir_meta(&self.root)
     }
 
     fn root_entry(&self, name: &str) -> io::Result<Option<Meta>> {
         sys::entry(&self.root, name)
     }
 
+    fn make_dir(&self, name: &str, mode: u32) -> io::Result<()> {
+        sys::make_dir(&self.root, name, mode)
+    }
+
+    fn set_mode_at(&self, name: &str, mode: u32) -> io::Result<()> {
+        sys::set_mode_at(&self.root, name, mode)
+    }
+
+    fn open_dir(&self, name: &str) -> io::Result<CapStdDir> {
+        Ok(CapStdDir {
+            dir: sys::open_dir(&self.root, name)?,
+        })
+    }
+
+    fn rename_at(&self, from: &str, to: &str) -> io::Result<()> {
+        sys::rename_at(&self.root, from, to)
+    }
+
     fn remove_dir(&self, name: &str) -> io::Result<()> {
         sys::remove_dir(&self.root, name)
     }
 
-    fn create_file(&self, dir: &CapStdDir, name: &str) -> io::Result<(std::fs::File, FileId)> {
-        sys::create_file(&dir.dir, name)
+    fn dir_meta(&self, dir: &CapStdDir) -> io::Result<Meta> {
+        sys::dir_meta(&dir.dir)
     }
 
-    fn open_file(&self, dir: &CapStdDir, name: &str) -> io::Result<(std::fs::File, FileId)> {
+    fn set_dir_mode(&self, dir: &CapStdDir, mode: u32) -> io::Result<()> {
+        sys::set_mode(&dir.dir, mode)
+    }
+
+    fn lock_shared(&self, dir: &CapStdDir) -> io::Result<()> {
+        sys::lock_shared(&dir.dir)
+    }
+
+    fn create_file(&self, dir: &CapStdDir, name: &str, mode: u32) -> io::Result<std::fs::File> {
+        sys::create_file(&dir.dir, name, mode)
+    }
+
+    fn set_file_mode(&self, file: &std::fs::File, mode: u32) -> io::Result<()> {
+        sys::set_mode(file, mode)
+    }
+
+    fn open_file(&self, dir: &CapStdDir, name: &str) -> io::Result<(std::fs::File, FileKind)> {
         sys::open_file(&dir.dir, name)
     }
 
@@ -373,36 +343,7 @@ impl Backend for CapStdBackend {
         sys::touch(&dir.dir, name)
     }
 
-    /// One `getdents64` pass where its inode numbers are identities (Linux tmpfs); else
-    /// `Ok(false)`, and cleanup looks at each name.
-    fn scan(&self, dir: &CapStdDir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
-        if !dir.listing_identifies {
-            return Ok(false);
-        }
-        sys::scan(&dir.dir, visit)?;
-        Ok(true)
+    fn list(&self, dir: &CapStdDir) -> io::Result<Vec<OsString>> {
+        sys::list(&dir.dir)
     }
-
-    fn list(&self, dir: &CapStdDir) -> io::Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in dir.dir.entries()? {
-            names.push(entry?.file_name().to_string_lossy().into_owned());
-        }
-        Ok(names)
-    }
-}
-
-/// `Ok(None)` for a name with nothing there.
-fn found<T>(result: io::Result<T>) -> io::Result<Option<T>> {
-    match result {
-        Ok(found) => Ok(Some(found)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// The error for an entry that must not be opened: a symlink (`ELOOP`, as `O_NOFOLLOW`
-/// reports it on Unix) or something else than a regular file.
-fn refused(what: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, what)
 }

@@ -1,118 +1,99 @@
 //! The primitives on Unix: rustix calls on the descriptors of the cap-std handles.
 //!
-//! Every `name` is one validated component, so `*at(dirfd, name)` cannot leave `dirfd`;
-//! `O_NOFOLLOW` / `AT_SYMLINK_NOFOLLOW` keep a symlink at the name from being followed.
+//! Each function is the one call its [`Backend`](tempdir_core::Backend) method names, with
+//! every flag and mode as the caller gave it. Every `name` is one validated component, so
+//! `*at(dirfd, name)` cannot leave `dirfd`; `O_NOFOLLOW` / `AT_SYMLINK_NOFOLLOW` keep a
+//! symlink at the name from being followed.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 use cap_std::fs::Dir;
 use rustix::fs::{
-    AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, Timespec, Timestamps, UTIME_NOW, fchmod,
-    flock, fstat, futimens, mkdirat, openat, statat, unlinkat, utimensat,
+    AtFlags, FileType, FlockOperation, Mode, OFlags, RawMode, Stat, Timespec, Timestamps,
+    UTIME_NOW, chmodat, fchmod, fcntl_setfl, flock, fstat, futimens, mkdirat, openat, statat,
+    unlinkat, utimensat,
 };
-#[cfg(target_os = "linux")]
-use rustix::fs::{StatxFlags, makedev, statx};
 use rustix::io::Errno;
-use tempdir_core::{FileId, FileKind, Listed, Meta};
+use tempdir_core::{FileId, FileKind, Meta};
 
-use crate::{found, refused};
-
-const DIR_MODE: Mode = Mode::RWXU;
-const FILE_MODE: Mode = Mode::RUSR.union(Mode::WUSR);
-
-pub(crate) fn make_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
-    restart(|| mkdirat(root, name, DIR_MODE))?;
-    open_private_dir(root, name).inspect_err(|_| {
-        // Nothing is left behind. Only an empty directory can go: ours, just made.
-        let _ = restart(|| unlinkat(root, name, AtFlags::REMOVEDIR));
-    })
+pub(crate) fn euid() -> Option<u32> {
+    Some(rustix::process::geteuid().as_raw())
 }
 
-/// Opens the directory just made and makes its mode exactly `0700`, through the descriptor.
-fn open_private_dir(root: &Dir, name: &str) -> io::Result<(Dir, FileId)> {
-    // Not O_PATH: the descriptor must carry a flock.
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = restart(|| openat(root, name, flags, Mode::empty()))?;
-    // Unconditional: the umask may have taken bits away and a set-group-ID root adds one.
-    restart(|| fchmod(&fd, DIR_MODE))?;
-    let status = status_of(&fd)?;
-    Ok((Dir::from(fd), status.id))
-}
-
-/// Whether the inode numbers a listing of `dir` shows tell its entries apart about as well
-/// as a `statx` would. True on Linux tmpfs, which numbers new inodes from a counter
-/// (`shmem_reserve_inode`, per mount since 5.9; `get_next_ino` before) and gives a number
-/// again only when the 32-bit counter wraps, after some 4 billion inodes (a mount without
-/// `inode64`). Elsewhere (ext4, xfs) a freed number goes to the very next file made, and
-/// only the birth time tells the two apart.
-#[cfg(target_os = "linux")]
-// `f_type` is `i64` here, `u32` or `c_long` on other targets.
-#[allow(clippy::useless_conversion)]
-pub(crate) fn listing_identifies(dir: &Dir) -> bool {
-    const TMPFS_MAGIC: i64 = 0x0102_1994;
-    restart(|| rustix::fs::fstatfs(dir)).is_ok_and(|fs| i64::from(fs.f_type) == TMPFS_MAGIC)
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn listing_identifies(_dir: &Dir) -> bool {
-    false
-}
-
-/// Reads `dir` once (`getdents64`) and hands each entry to `visit`.
-#[cfg(target_os = "linux")]
-pub(crate) fn scan(dir: &Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<()> {
-    use std::mem::MaybeUninit;
-    // A descriptor of its own: reading moves the file position, and the handle's is shared
-    // with nobody only as long as nobody reads through it.
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let fd = restart(|| openat(dir, ".", flags, Mode::empty()))?;
-    // 64 KiB: about 1,600 entries of our names per `getdents64`.
-    let mut buf = vec![MaybeUninit::uninit(); 64 * 1024];
-    let mut entries = rustix::fs::RawDir::new(&fd, &mut buf);
-    while let Some(entry) = entries.next() {
-        let entry = match entry {
-            // Nothing was read: the next call reads the same entries again.
-            Err(Errno::INTR) => continue,
-            entry => entry?,
-        };
-        // No tracked name is anything but UTF-8.
-        let Ok(name) = entry.file_name().to_str() else {
-            continue;
-        };
-        if name == "." || name == ".." {
-            continue;
-        }
-        let kind = match entry.file_type() {
-            FileType::Unknown => None,
-            FileType::RegularFile => Some(FileKind::File),
-            FileType::Directory => Some(FileKind::Dir),
-            FileType::Symlink => Some(FileKind::Symlink),
-            _ => Some(FileKind::Other),
-        };
-        visit(name, Listed::new(entry.ino(), kind));
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn scan(_dir: &Dir, _visit: &mut dyn FnMut(&str, Listed)) -> io::Result<()> {
-    Err(io::ErrorKind::Unsupported.into())
-}
-
-pub(crate) fn lock_shared(dir: &Dir) -> io::Result<()> {
-    Ok(restart(|| {
-        flock(dir, FlockOperation::NonBlockingLockShared)
-    })?)
-}
-
-pub(crate) fn dir_meta(dir: &Dir) -> io::Result<Meta> {
-    Ok(status_of(dir)?.meta())
+pub(crate) fn dir_meta(dir: impl AsFd) -> io::Result<Meta> {
+    Ok(meta(&restart(|| fstat(&dir))?))
 }
 
 pub(crate) fn entry(dir: &Dir, name: &str) -> io::Result<Option<Meta>> {
-    found(status_at(dir, name)).map(|status| status.map(|s| s.meta()))
+    match restart(|| statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)) {
+        Ok(stat) => Ok(Some(meta(&stat))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn make_dir(root: &Dir, name: &str, bits: u32) -> io::Result<()> {
+    Ok(restart(|| mkdirat(root, name, mode(bits)))?)
+}
+
+pub(crate) fn set_mode_at(root: &Dir, name: &str, bits: u32) -> io::Result<()> {
+    // Flags empty: this follows a symlink, as the trait says. Linux's `fchmodat` refuses
+    // AT_SYMLINK_NOFOLLOW before 6.6, and the core calls this only on a name it just made.
+    Ok(restart(|| {
+        chmodat(root, name, mode(bits), AtFlags::empty())
+    })?)
+}
+
+pub(crate) fn open_dir(root: &Dir, name: &str) -> io::Result<Dir> {
+    // Not O_PATH: the descriptor must carry a flock.
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = restart(|| openat(root, name, flags, Mode::empty()))?;
+    Ok(Dir::from(fd))
+}
+
+/// `renameat2(RENAME_NOREPLACE)`, or `renameat` where the kernel or the filesystem has no
+/// such flag.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn rename_at(root: &Dir, from: &str, to: &str) -> io::Result<()> {
+    use rustix::fs::{RenameFlags, renameat, renameat_with};
+    match restart(|| renameat_with(root, from, root, to, RenameFlags::NOREPLACE)) {
+        // EINVAL: a filesystem without RENAME_NOREPLACE; ENOSYS: a kernel before 3.15;
+        // EPERM: a seccomp filter older than the call. A real EPERM comes back again.
+        Err(Errno::INVAL | Errno::NOSYS | Errno::PERM) => {
+            Ok(restart(|| renameat(root, from, root, to))?)
+        }
+        done => Ok(done?),
+    }
+}
+
+/// `renameatx_np(RENAME_EXCL)`, or `renameat` where the system or the filesystem has no
+/// such flag.
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub(crate) fn rename_at(root: &Dir, from: &str, to: &str) -> io::Result<()> {
+    use rustix::fs::{RenameFlags, renameat, renameat_with};
+    match restart(|| renameat_with(root, from, root, to, RenameFlags::NOREPLACE)) {
+        // ENOSYS: macOS before 10.12; EINVAL, ENOTSUP: a filesystem without RENAME_EXCL.
+        Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {
+            Ok(restart(|| renameat(root, from, root, to))?)
+        }
+        done => Ok(done?),
+    }
+}
+
+/// Plain `renameat`: these systems have no flag to refuse replacing, so an empty directory
+/// at `to` would be replaced (the core renames to a fresh random name).
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios"
+)))]
+pub(crate) fn rename_at(root: &Dir, from: &str, to: &str) -> io::Result<()> {
+    Ok(restart(|| rustix::fs::renameat(root, from, root, to))?)
 }
 
 pub(crate) fn remove_dir(root: &Dir, name: &str) -> io::Result<()> {
@@ -124,38 +105,36 @@ pub(crate) fn remove_dir(root: &Dir, name: &str) -> io::Result<()> {
     }
 }
 
-pub(crate) fn create_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
+pub(crate) fn set_mode(fd: impl AsFd, bits: u32) -> io::Result<()> {
+    Ok(restart(|| fchmod(&fd, mode(bits)))?)
+}
+
+pub(crate) fn lock_shared(dir: &Dir) -> io::Result<()> {
+    Ok(restart(|| {
+        flock(dir, FlockOperation::NonBlockingLockShared)
+    })?)
+}
+
+pub(crate) fn create_file(dir: &Dir, name: &str, bits: u32) -> io::Result<File> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = restart(|| openat(dir, name, flags, FILE_MODE))?;
-    match exact_file_mode(&fd) {
-        Ok(status) => Ok((File::from(fd), status.id)),
-        Err(e) => {
-            // Nothing is left behind: the name holds the file O_EXCL just made.
-            let _ = restart(|| unlinkat(dir, name, AtFlags::empty()));
-            Err(e)
-        }
-    }
+    Ok(File::from(restart(|| {
+        openat(dir, name, flags, mode(bits))
+    })?))
 }
 
-/// Makes a new file's mode exactly `0600` and returns its status. Only a umask taking owner
-/// bits (`0277`) changes the mode, so the `fchmod` is paid only then.
-fn exact_file_mode(fd: &OwnedFd) -> io::Result<Status> {
-    let status = status_of(fd)?;
-    if status.mode & 0o7777 != FILE_MODE.bits() {
-        restart(|| fchmod(fd, FILE_MODE))?;
-    }
-    Ok(status)
-}
-
-pub(crate) fn open_file(dir: &Dir, name: &str) -> io::Result<(File, FileId)> {
-    // O_NOCTTY: a device planted at the name must not become our terminal.
-    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
+pub(crate) fn open_file(dir: &Dir, name: &str) -> io::Result<(File, FileKind)> {
+    // O_NOCTTY: a device planted at the name must not become our terminal. O_NONBLOCK: a
+    // FIFO planted there must not hang the open waiting for a writer.
+    let flags =
+        OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
     let fd = restart(|| openat(dir, name, flags, Mode::empty()))?;
-    let status = status_of(&fd)?;
-    if status.kind() != FileKind::File {
-        return Err(refused("not a regular file"));
+    let kind = meta(&restart(|| fstat(&fd))?).kind;
+    if kind == FileKind::File {
+        // F_SETFL changes only the status flags (O_APPEND, O_NONBLOCK, ...), and of those
+        // the open set O_NONBLOCK alone: empty clears it, so the caller gets a plain file.
+        restart(|| fcntl_setfl(&fd, OFlags::empty()))?;
     }
-    Ok((File::from(fd), status.id))
+    Ok((File::from(fd), kind))
 }
 
 pub(crate) fn remove_file(dir: &Dir, name: &str) -> io::Result<()> {
@@ -178,11 +157,50 @@ pub(crate) fn touch(dir: &Dir, name: Option<&str>) -> io::Result<()> {
     Ok(())
 }
 
+/// Reads `dir` through a descriptor of its own (`openat(dir, ".")`): reading moves the file
+/// position, which the handle shares with every other reader of it.
+pub(crate) fn list(dir: &Dir) -> io::Result<Vec<OsString>> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = restart(|| openat(dir, ".", flags, Mode::empty()))?;
+    let mut names = Vec::new();
+    read_names(fd, &mut |name| {
+        if name != b"." && name != b".." {
+            names.push(OsStr::from_bytes(name).to_owned());
+        }
+    })?;
+    Ok(names)
+}
+
+/// `getdents64` into one 32 KiB buffer: some 800 of the core's names per call.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_names(fd: OwnedFd, visit: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+    use std::mem::MaybeUninit;
+    let mut buf = vec![MaybeUninit::uninit(); 32 * 1024];
+    let mut entries = rustix::fs::RawDir::new(fd, &mut buf);
+    while let Some(entry) = entries.next() {
+        match entry {
+            // Nothing was read: the next call reads the same entries again.
+            Err(Errno::INTR) => continue,
+            entry => visit(entry?.file_name().to_bytes()),
+        }
+    }
+    Ok(())
+}
+
+/// The C library's `fdopendir` and `readdir` on the descriptor.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn read_names(fd: OwnedFd, visit: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+    for entry in rustix::fs::Dir::new(fd)? {
+        visit(entry?.file_name().to_bytes());
+    }
+    Ok(())
+}
+
 /// Calls `f` again while a signal interrupts it (`EINTR`), as std's own `open` does: a
 /// network or FUSE filesystem can be interrupted where a local one never is. Such a
 /// filesystem may have made a file or directory before saying `EINTR`; the call made again
-/// then finds the name taken, and `mkstemp` goes on to another name (the first stays,
-/// untracked), which is what an `Interrupted` error left behind too.
+/// then finds the name taken and says `AlreadyExists`, as it would for any other taken
+/// name.
 fn restart<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> rustix::io::Result<T> {
     loop {
         match f() {
@@ -192,107 +210,33 @@ fn restart<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> rustix::io::Resul
     }
 }
 
-/// What the backend needs of a `stat`: the mode, the link count, and the identity.
-struct Status {
-    /// `st_mode`: type and permission bits.
-    mode: u32,
-    nlink: u64,
-    id: FileId,
+/// The caller's mode in the platform's `mode_t`, which is 16 bits wide on macOS and the
+/// BSDs: the bits cut off there are file-type bits, never permissions.
+// `RawMode` is `u32` on Linux, `u16` elsewhere.
+#[allow(clippy::unnecessary_cast)]
+fn mode(bits: u32) -> Mode {
+    Mode::from_bits_truncate(bits as RawMode)
 }
 
-impl Status {
-    fn kind(&self) -> FileKind {
-        match FileType::from_raw_mode(self.mode as _) {
-            FileType::RegularFile => FileKind::File,
-            FileType::Directory => FileKind::Dir,
-            FileType::Symlink => FileKind::Symlink,
-            _ => FileKind::Other,
-        }
-    }
-
-    fn meta(&self) -> Meta {
-        Meta {
-            id: self.id,
-            kind: self.kind(),
-            nlink: self.nlink,
-        }
-    }
-
-    // `st_mode`, `st_dev` and `st_nlink` are narrower or differ in sign on some Unixes.
-    #[allow(clippy::unnecessary_cast)]
-    fn from_stat(stat: &Stat) -> Self {
-        Status {
-            mode: stat.st_mode as u32,
-            nlink: stat.st_nlink as u64,
-            id: FileId {
-                dev: stat.st_dev as u64,
-                ino: stat.st_ino as u64,
-                birth: 0,
-            },
-        }
-    }
-}
-
-/// The status of the open file or directory `fd`.
-fn status_of(fd: impl AsFd) -> io::Result<Status> {
-    #[cfg(target_os = "linux")]
-    if let Some(status) = with_birth(&fd, "", AtFlags::EMPTY_PATH)? {
-        return Ok(status);
-    }
-    Ok(Status::from_stat(&restart(|| fstat(&fd))?))
-}
-
-/// The status of `name` in `dir`, not following a symlink.
-fn status_at(dir: &Dir, name: &str) -> io::Result<Status> {
-    #[cfg(target_os = "linux")]
-    if let Some(status) = with_birth(dir, name, AtFlags::SYMLINK_NOFOLLOW)? {
-        return Ok(status);
-    }
-    let stat = restart(|| statat(dir, name, AtFlags::SYMLINK_NOFOLLOW))?;
-    Ok(Status::from_stat(&stat))
-}
-
-/// `statx`, for the birth time that tells a new file from an old one with a reused inode
-/// number. `None` where the kernel has no `statx` (or a sandbox refuses it): the caller
-/// falls back to `fstat`/`fstatat`, and then to `(dev, ino)` alone — the same way for every
-/// call, so identities stay comparable.
-#[cfg(target_os = "linux")]
-fn with_birth(dir: impl AsFd, name: &str, flags: AtFlags) -> io::Result<Option<Status>> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    // Once refused, always refused: mixing statx and fstat identities would not compare.
-    static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
-    if UNAVAILABLE.load(Ordering::Relaxed) {
-        return Ok(None);
-    }
-    let mask = StatxFlags::TYPE
-        | StatxFlags::MODE
-        | StatxFlags::NLINK
-        | StatxFlags::INO
-        | StatxFlags::BTIME;
-    match restart(|| statx(&dir, name, flags, mask)) {
-        Ok(x) => {
-            let birth = if x.stx_mask & StatxFlags::BTIME.bits() != 0 {
-                (x.stx_btime.tv_sec as u64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(u64::from(x.stx_btime.tv_nsec))
-            } else {
-                0
-            };
-            Ok(Some(Status {
-                mode: u32::from(x.stx_mode),
-                nlink: u64::from(x.stx_nlink),
-                id: FileId {
-                    dev: makedev(x.stx_dev_major, x.stx_dev_minor),
-                    ino: x.stx_ino,
-                    birth,
-                },
-            }))
-        }
-        Err(Errno::NOSYS | Errno::PERM) => {
-            UNAVAILABLE.store(true, Ordering::Relaxed);
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
+/// What the core needs of a `stat`.
+// `st_mode`, `st_dev` and `st_nlink` are narrower or differ in sign on some Unixes.
+#[allow(clippy::unnecessary_cast)]
+fn meta(stat: &Stat) -> Meta {
+    let kind = match FileType::from_raw_mode(stat.st_mode as RawMode) {
+        FileType::RegularFile => FileKind::File,
+        FileType::Directory => FileKind::Dir,
+        FileType::Symlink => FileKind::Symlink,
+        _ => FileKind::Other,
+    };
+    Meta {
+        id: FileId {
+            dev: stat.st_dev as u64,
+            ino: stat.st_ino as u64,
+        },
+        kind,
+        nlink: stat.st_nlink as u64,
+        uid: Some(stat.st_uid as u32),
+        mode: Some(stat.st_mode as u32 & 0o7777),
     }
 }
 

@@ -101,9 +101,28 @@ fn new_in_opens_the_root_by_its_path() {
 fn no_flock_and_no_modes_here() {
     let fx = Granted::new();
     let backend = fx.backend();
-    let (dir, _) = backend.make_dir("d").expect("made");
+    backend.make_dir("d", 0o700).expect("made");
+    let dir = backend.open_dir("d").expect("opens");
     let err = backend.lock_shared(&dir).expect_err("no locks");
     assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    assert_eq!(backend.euid(), None);
+    let meta = backend.dir_meta(&dir).expect("stat");
+    assert_eq!((meta.uid, meta.mode), (None, None));
+    let unsupported = [
+        backend.set_mode_at("d", 0o700),
+        backend.set_dir_mode(&dir, 0o700),
+    ];
+    for result in unsupported {
+        assert_eq!(
+            result.expect_err("no modes").kind(),
+            io::ErrorKind::Unsupported
+        );
+    }
+    let file = backend.create_file(&dir, "f", 0o600).expect("create");
+    let err = backend.set_file_mode(&file, 0o600).expect_err("no modes");
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    drop(file);
+    backend.remove_file(&dir, "f").expect("unlink");
     println!("unsupported: flock(LOCK_SH) on the directory (lock_shared)");
     println!("unsupported: permission bits (0700 directory, 0600 files)");
     drop(dir);
@@ -117,10 +136,13 @@ fn no_symlink_is_followed() {
     let root = fx.dir();
     root.write("victim", b"victim").expect("victim");
     let backend = fx.backend();
-    let (dir, _) = backend.make_dir("d").expect("made");
+    backend.make_dir("d", 0o700).expect("made");
+    let dir = backend.open_dir("d").expect("opens");
     dir.as_dir().symlink("../victim", "link").expect("symlink");
 
-    let err = backend.create_file(&dir, "link").expect_err("create-new");
+    let err = backend
+        .create_file(&dir, "link", 0o600)
+        .expect_err("create-new");
     assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
     assert!(backend.open_file(&dir, "link").is_err());
     assert!(backend.touch(&dir, Some("link")).is_err());
@@ -131,12 +153,21 @@ fn no_symlink_is_followed() {
 
     // At the directory's own name: refused, and nothing is made at the target.
     root.symlink("victim", "planted").expect("symlink");
-    let err = backend.make_dir("planted").expect_err("taken");
+    let err = backend.make_dir("planted", 0o700).expect_err("taken");
     assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
     assert_eq!(root.read("victim").expect("victim survives"), b"victim");
+    let planted = backend
+        .root_entry("planted")
+        .expect("lstat")
+        .expect("there");
+    assert_eq!(planted.kind, FileKind::Symlink);
+    // Nor is a symlink to a directory opened as the directory.
+    root.symlink("d", "to-d").expect("symlink");
+    assert!(backend.open_dir("to-d").is_err());
 
     backend.remove_dir("d").expect("rmdir");
     root.remove_file("planted").expect("fixture");
+    root.remove_file("to-d").expect("fixture");
     root.remove_file("victim").expect("fixture");
     fx.finish();
 }
@@ -163,15 +194,33 @@ fn a_reaped_directory_is_noticed() {
 fn error_kinds_are_faithful() {
     let fx = Granted::new();
     let backend = fx.backend();
-    let (dir, id) = backend.make_dir("d").expect("made");
+    backend.make_dir("d", 0o700).expect("made");
     assert_eq!(
-        backend.make_dir("d").expect_err("taken").kind(),
+        backend.make_dir("d", 0o700).expect_err("taken").kind(),
         io::ErrorKind::AlreadyExists
     );
-    let (_file, file_id) = backend.create_file(&dir, "f").expect("create");
-    let (_, reopened) = backend.open_file(&dir, "f").expect("open");
-    assert_eq!(reopened, file_id);
+    let dir = backend.open_dir("d").expect("opens");
+    let id = backend.dir_meta(&dir).expect("fstat").id;
+    assert_eq!(
+        backend.root_entry("d").expect("lstat").expect("there").id,
+        id
+    );
+    let mut file = backend.create_file(&dir, "f", 0o600).expect("create");
+    file.write_all(b"abc").expect("write");
+    drop(file);
+    let (mut reopened, kind) = backend.open_file(&dir, "f").expect("open");
+    assert_eq!(kind, FileKind::File);
+    reopened.write_all(b"d").expect("read-write");
+    drop(reopened);
     assert_eq!(backend.list(&dir).expect("ls"), ["f"]);
+    let err = backend
+        .create_file(&dir, "f", 0o600)
+        .expect_err("create-new");
+    assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    dir.as_dir().create_dir("sub").expect("subdir");
+    let err = backend.open_file(&dir, "sub").expect_err("a directory");
+    assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+    dir.as_dir().remove_dir("sub").expect("fixture");
     assert_eq!(
         backend.remove_dir("d").expect_err("not empty").kind(),
         io::ErrorKind::DirectoryNotEmpty
@@ -185,5 +234,27 @@ fn error_kinds_are_faithful() {
     assert_eq!(backend.dir_meta(&dir).expect("fstat").id, id);
     backend.remove_dir("d").expect("rmdir");
     assert!(backend.root_entry("d").expect("lstat").is_none());
+    fx.finish();
+}
+
+#[test]
+fn rename_at_moves_and_refuses_to_replace() {
+    let fx = Granted::new();
+    let backend = fx.backend();
+    backend.make_dir("a", 0o700).expect("made");
+    backend.make_dir("taken", 0o700).expect("made");
+    let dir = backend.open_dir("a").expect("opens");
+    let id = backend.dir_meta(&dir).expect("fstat").id;
+    let err = backend.rename_at("a", "taken").expect_err("no replace");
+    assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    backend.rename_at("a", "b").expect("rename");
+    assert!(backend.root_entry("a").expect("lstat").is_none());
+    assert_eq!(
+        backend.root_entry("b").expect("lstat").expect("there").id,
+        id
+    );
+    drop(dir);
+    backend.remove_dir("b").expect("rmdir");
+    backend.remove_dir("taken").expect("rmdir");
     fx.finish();
 }

@@ -1,31 +1,23 @@
 //! The narrow trait a filesystem implements to host temporary directories.
 
+use std::ffi::OsString;
 use std::io::{self, Read, Seek, Write};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::Error;
 
-/// The identity of a filesystem object: `(st_dev, st_ino)` on POSIX, plus its birth time
-/// where the filesystem records one.
+/// The identity of a filesystem object: `(st_dev, st_ino)` on POSIX.
 ///
-/// Two entries with the same identity are the same object. A freed inode number can be
-/// handed to the very next file made (ext4 does), so `(dev, ino)` alone cannot tell a new
-/// file from the one it replaced; the birth time can, when the new file was made in a
-/// later tick of the filesystem's coarse clock. Within one tick it cannot: on ext4 (Linux
-/// 6.18), a file deleted and another made at once at the same name had the same number
-/// and the same birth time in 199 of 200 tries. Only our uid (or root) can do that inside
-/// our `0700` directory. Where there is no birth time (tmpfs on older kernels, WASI),
-/// `birth` is 0 and identity rests on `(dev, ino)`.
+/// The core compares identities only of its own directory, whose inode the open handle
+/// keeps alive: while a descriptor refers to it, its number cannot be given to anything
+/// else, so `(dev, ino)` alone is sound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FileId {
     /// The device (`st_dev`).
     pub dev: u64,
     /// The inode number (`st_ino`).
     pub ino: u64,
-    /// The birth time (`statx`'s `stx_btime`) in nanoseconds since the Unix epoch, or 0
-    /// where the filesystem records none. A backend fills it the same way every time.
-    pub birth: u64,
 }
 
 /// What kind of object an entry is, as seen without following symlinks.
@@ -42,7 +34,7 @@ pub enum FileKind {
     Other,
 }
 
-/// What [`TemporaryDirectory`](crate::TemporaryDirectory) needs to know about an entry.
+/// What the core needs to know about an entry (`fstat`, `fstatat` without following).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
     /// Which object it is.
@@ -51,91 +43,106 @@ pub struct Meta {
     pub kind: FileKind,
     /// Its link count: 0 for a directory that was removed while a handle kept it open.
     pub nlink: u64,
+    /// The owner's uid (`st_uid`); `None` where the platform has no owners (WASI).
+    pub uid: Option<u32>,
+    /// The permission bits with set-id and sticky bits (`st_mode & 0o7777`); `None` where
+    /// the platform has no permission bits (WASI).
+    pub mode: Option<u32>,
 }
 
-/// What one read of a directory says of an entry, without a `stat` of its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Listed {
-    /// The inode number (`d_ino`). An entry is on its directory's device unless something
-    /// is mounted on it, and then this is the number of what lies underneath.
-    pub ino: u64,
-    /// The kind (`d_type`); `None` where the filesystem does not say (`DT_UNKNOWN`).
-    pub kind: Option<FileKind>,
-}
-
-impl Listed {
-    /// An entry with inode number `ino`, of kind `kind` (`None`: not said).
-    pub fn new(ino: u64, kind: Option<FileKind>) -> Self {
-        Listed { ino, kind }
-    }
-}
-
-/// The primitive operations of a directory capability.
+/// The primitive operations of a directory capability: a thin adapter over the kernel.
 ///
 /// A backend holds a handle to a *root* directory (the system temp dir, a WASI preopen, a
-/// directory in [`MemoryFs`](https://docs.rs/tempdir-memory)) and makes, inside it, the one
-/// directory a [`TemporaryDirectory`](crate::TemporaryDirectory) owns. Every name passed
-/// to a backend is a single, already validated path component, and every operation is
-/// relative to a handle: the root's, or the [`Dir`](Backend::Dir) that
-/// [`make_dir`](Backend::make_dir) returned. **No operation follows a symlink.**
+/// directory in an in-memory filesystem) and, through it, makes and opens the one directory
+/// a [`TemporaryDirectory`](crate::TemporaryDirectory) owns. Every name passed to a backend
+/// is a single, already validated path component, and every operation is relative to a
+/// handle: the root's, or a [`Dir`](Backend::Dir) from [`open_dir`](Backend::open_dir).
+/// **No operation follows a symlink**, except where a method says otherwise.
 ///
-/// The policy — naming, tracking, identity checks, detection of reaping, cleanup — lives in
-/// `TemporaryDirectory`, written once against this trait. A backend reports what the
-/// filesystem says, with [`io::ErrorKind::AlreadyExists`] for a taken name and
-/// [`io::ErrorKind::NotFound`] for a missing one, and [`io::ErrorKind::Unsupported`] for an
-/// operation the platform lacks.
+/// A backend decides nothing: names, modes and every check come from the core, and a
+/// backend reports what the kernel says, as an [`io::Error`] whose kind is the one std
+/// gives for the errno ([`io::ErrorKind::Unsupported`] for an operation the platform
+/// lacks).
 pub trait Backend: Send + Sync {
-    /// An open file, as returned by [`create_file`](Backend::create_file).
+    /// An open file.
     type File: Read + Write + Seek + Send + Sync + std::fmt::Debug;
-    /// An open handle to the directory made by [`make_dir`](Backend::make_dir).
+    /// An open handle to a directory inside the root.
     type Dir: Send + Sync;
 
     /// The absolute path of the root directory, for messages and for
     /// [`TemporaryDirectory::dir`](crate::TemporaryDirectory::dir).
     fn root(&self) -> &Utf8Path;
 
-    /// 64 unpredictable bits for names (from the operating system's randomness; from the
-    /// seed in a deterministic backend).
-    fn random(&self) -> u64;
+    /// A seed for the names of one instance, where runs must replay (an in-memory
+    /// filesystem); `None`, the default, takes the operating system's randomness.
+    fn seed(&self) -> Option<u64> {
+        None
+    }
 
-    /// Makes `name` in the root exclusively (`mkdirat`, failing with `AlreadyExists` if
-    /// anything is there, a symlink included), sets its mode to exactly `0700` whatever the
-    /// umask, and opens a handle to it without following symlinks. On failure nothing is
-    /// left behind.
-    fn make_dir(&self, name: &str) -> io::Result<(Self::Dir, FileId)>;
+    /// The effective uid this backend acts as; `None` where the platform has no owners.
+    fn euid(&self) -> Option<u32>;
 
-    /// Takes a shared advisory lock (`flock(LOCK_SH)`) on the directory, held until the
-    /// handle is dropped, without blocking: `WouldBlock` while someone holds `LOCK_EX`
-    /// (the core tries again a few times), `Unsupported` where the platform has no such
-    /// lock.
-    fn lock_shared(&self, dir: &Self::Dir) -> io::Result<()>;
+    /// The root's own metadata, through its handle (`fstat`).
+    fn root_meta(&self) -> io::Result<Meta>;
 
-    /// The directory's own metadata, through its handle (`fstat`).
-    fn dir_meta(&self, dir: &Self::Dir) -> io::Result<Meta>;
-
-    /// What `name` in the root is now, without following symlinks; `None` if nothing is
-    /// there.
+    /// What `name` in the root is now, without following symlinks (`fstatat` with
+    /// `AT_SYMLINK_NOFOLLOW`); `None` if nothing is there.
     fn root_entry(&self, name: &str) -> io::Result<Option<Meta>>;
+
+    /// Makes the directory `name` in the root with `mode` (`mkdirat`: the umask applies,
+    /// and anything at the name, a symlink included, is `AlreadyExists`).
+    fn make_dir(&self, name: &str, mode: u32) -> io::Result<()>;
+
+    /// Sets the mode of `name` in the root (`fchmodat`, following a symlink: the core calls
+    /// it only on the directory it just made, when the umask left the owner unable to open
+    /// it).
+    fn set_mode_at(&self, name: &str, mode: u32) -> io::Result<()>;
+
+    /// Opens the directory `name` in the root without following a symlink
+    /// (`openat(O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC)`): a descriptor that can carry a
+    /// `flock`.
+    fn open_dir(&self, name: &str) -> io::Result<Self::Dir>;
+
+    /// Renames `from` to `to` in the root, failing with `AlreadyExists` rather than
+    /// replacing anything at `to` where the platform can (`renameat2(RENAME_NOREPLACE)`).
+    fn rename_at(&self, from: &str, to: &str) -> io::Result<()>;
 
     /// Removes the empty directory `name` from the root (`unlinkat(AT_REMOVEDIR)`), never
     /// recursively: a directory with entries fails with `DirectoryNotEmpty`.
     fn remove_dir(&self, name: &str) -> io::Result<()>;
 
-    /// Creates the file `name` in `dir`: create-new (`O_EXCL`), no symlink following
-    /// (`O_NOFOLLOW`), close-on-exec, read-write, mode exactly `0600`. Returns the open file
-    /// and its identity.
-    fn create_file(&self, dir: &Self::Dir, name: &str) -> io::Result<(Self::File, FileId)>;
+    /// The directory's own metadata, through its handle (`fstat`).
+    fn dir_meta(&self, dir: &Self::Dir) -> io::Result<Meta>;
 
-    /// Opens the existing file `name` in `dir` read-write, without following a symlink
-    /// (`ELOOP` where one is found), and returns it with its identity.
-    fn open_file(&self, dir: &Self::Dir, name: &str) -> io::Result<(Self::File, FileId)>;
+    /// Sets the directory's mode through its handle (`fchmod`).
+    fn set_dir_mode(&self, dir: &Self::Dir, mode: u32) -> io::Result<()>;
 
-    /// What `name` in `dir` is now, without following symlinks; `None` if nothing is there.
+    /// Takes a shared advisory lock (`flock(LOCK_SH|LOCK_NB)`) on the directory, held until
+    /// the handle is dropped: `WouldBlock` while someone holds `LOCK_EX`, `Unsupported`
+    /// where the platform has no such lock.
+    fn lock_shared(&self, dir: &Self::Dir) -> io::Result<()>;
+
+    /// Creates the file `name` in `dir` with `mode` and opens it read-write
+    /// (`openat(O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode)`: the umask applies, and
+    /// anything at the name, a symlink included, is `AlreadyExists`).
+    fn create_file(&self, dir: &Self::Dir, name: &str, mode: u32) -> io::Result<Self::File>;
+
+    /// Sets an open file's mode (`fchmod`).
+    fn set_file_mode(&self, file: &Self::File, mode: u32) -> io::Result<()>;
+
+    /// Opens the existing entry `name` in `dir` read-write without following a symlink
+    /// (`ELOOP`-like refusal where one is found) and without blocking (a FIFO opens at
+    /// once), and says what kind of object it opened. The core refuses anything but a
+    /// regular file.
+    fn open_file(&self, dir: &Self::Dir, name: &str) -> io::Result<(Self::File, FileKind)>;
+
+    /// What `name` in `dir` is now, without following symlinks (`fstatat` with
+    /// `AT_SYMLINK_NOFOLLOW`); `None` if nothing is there. The core calls it only to say
+    /// why an operation failed, never on a hot path.
     fn entry(&self, dir: &Self::Dir, name: &str) -> io::Result<Option<Meta>>;
 
-    /// Unlinks the non-directory entry `name` in `dir` (a symlink itself, never its
-    /// target).
+    /// Unlinks the entry `name` in `dir` (`unlinkat(dirfd, name, 0)`): a symlink itself,
+    /// never its target; a directory refuses.
     fn remove_file(&self, dir: &Self::Dir, name: &str) -> io::Result<()>;
 
     /// Sets the access and modification times of `name` in `dir` (of `dir` itself for
@@ -143,21 +150,7 @@ pub trait Backend: Send + Sync {
     fn touch(&self, dir: &Self::Dir, name: Option<&str>) -> io::Result<()>;
 
     /// The names of the entries in `dir`, without `.` and `..`.
-    fn list(&self, dir: &Self::Dir) -> io::Result<Vec<String>>;
-
-    /// Reads `dir` once and hands each entry but `.` and `..` to `visit`, with what the
-    /// listing says of it (`getdents`): cleanup's way of checking every tracked name
-    /// without a `stat` each. Names that are not UTF-8 may be skipped; none is tracked.
-    ///
-    /// Returns `Ok(false)`, having visited nothing, where a listing cannot decide what
-    /// [`entry`](Backend::entry) would: where this backend lists no inode numbers, or
-    /// where the filesystem gives a freed inode number to the next file made (ext4, xfs),
-    /// which only [`FileId::birth`] tells apart. Cleanup then looks at each name with
-    /// `entry`. That is what this default does.
-    fn scan(&self, dir: &Self::Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
-        let _ = (dir, visit);
-        Ok(false)
-    }
+    fn list(&self, dir: &Self::Dir) -> io::Result<Vec<OsString>>;
 }
 
 /// A backend that can open a root directory by path, using ambient authority.

@@ -1,6 +1,5 @@
-//! `TemporaryDirectory`: names, tracking, identity checks and cleanup over a [`Backend`].
+//! `TemporaryDirectory`: making the directory, handing out names and files, and status.
 
-use std::collections::HashSet;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
@@ -8,18 +7,19 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, FileId, FileKind, Listed, Meta, OpenRoot};
-use crate::name::{self, Sighting, Sightings, Tracked, join, resolve};
-use crate::{BufFile, Error, Op};
-
-/// From how many tracked names cleanup reads the directory instead of looking at each
-/// name: a listing costs an open, two `getdents64` and a close, which on tmpfs as many
-/// `statx` calls outweigh below about six names.
-const LISTING_PAYS_FROM: usize = 8;
+use crate::backend::{Backend, FileId, FileKind, Meta, OpenRoot};
+use crate::cleanup::Leftovers;
+use crate::name::{self, Random, Tracked, join, resolve};
+use crate::{BufFile, Error, Op, RootProblem};
 
 /// How many names are tried before giving up with [`Error::TooManyCollisions`]. With 41
 /// random bits per name, a collision is either an attack or broken randomness.
-const MAX_ATTEMPTS: u32 = 128;
+pub(crate) const MAX_ATTEMPTS: u32 = 128;
+
+/// The directory's mode: the owner's alone.
+const DIR_MODE: u32 = 0o700;
+/// A file's mode: the owner may read and write.
+const FILE_MODE: u32 = 0o600;
 
 /// The default prefix of the directory's name.
 pub const DEFAULT_PREFIX: &str = "tempdirs-";
@@ -38,51 +38,8 @@ pub enum DirStatus {
     CleanedUp,
 }
 
-/// What [`cleanup`](TemporaryDirectory::cleanup) did. It never raises: whatever went wrong
-/// is here, and logged.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct CleanupReport {
-    /// Tracked names that no longer exist afterwards: removed now, or already gone.
-    pub removed: usize,
-    /// Of `removed`, how many were already gone (deleted by their user, or reaped).
-    pub already_gone: usize,
-    /// Whether the directory itself was removed by this call.
-    pub dir_removed: bool,
-    /// What cleanup found the directory to be just before removing it. `CleanedUp` for a
-    /// call with nothing (left) to do.
-    pub status: DirStatus,
-    /// Tracked names holding something cleanup does not remove because this instance did
-    /// not create it: a different file than the one created, a symlink, a directory.
-    pub left_in_place: Vec<Utf8PathBuf>,
-    /// Entries nobody tracked, which kept the directory from being removed.
-    pub untracked: Vec<Utf8PathBuf>,
-    /// Operations that failed (each an [`Error::Io`] naming the operation and the path).
-    pub failures: Vec<Error>,
-}
-
-impl CleanupReport {
-    fn new(status: DirStatus) -> Self {
-        CleanupReport {
-            removed: 0,
-            already_gone: 0,
-            dir_removed: false,
-            status,
-            left_in_place: Vec::new(),
-            untracked: Vec::new(),
-            failures: Vec::new(),
-        }
-    }
-
-    /// True when nothing of this instance is left on disk: every tracked name is gone and
-    /// the directory was removed.
-    pub fn is_complete(&self) -> bool {
-        self.dir_removed && self.left_in_place.is_empty() && self.failures.is_empty()
-    }
-}
-
 /// Options for making a [`TemporaryDirectory`]: the prefix and suffix of its name, as
-/// `tempfile.mkdtemp(suffix, prefix, dir)` takes them.
+/// `tempfile.mkdtemp(suffix, prefix, dir)` takes them, and whether the root is checked.
 ///
 /// ```
 /// use tempdir_core::Builder;
@@ -101,6 +58,7 @@ impl CleanupReport {
 pub struct Builder {
     prefix: String,
     suffix: String,
+    allow_unsafe_root: bool,
 }
 
 impl Default for Builder {
@@ -108,12 +66,13 @@ impl Default for Builder {
         Builder {
             prefix: DEFAULT_PREFIX.to_owned(),
             suffix: String::new(),
+            allow_unsafe_root: false,
         }
     }
 }
 
 impl Builder {
-    /// Prefix [`DEFAULT_PREFIX`], no suffix.
+    /// Prefix [`DEFAULT_PREFIX`], no suffix, the root checked.
     pub fn new() -> Self {
         Self::default()
     }
@@ -131,12 +90,34 @@ impl Builder {
         self
     }
 
+    /// Builds even in a root that is not safe ([`Error::UnsafeRoot`]): owned by another
+    /// user, or writable by others without the sticky bit. There, whoever may write to the
+    /// root can rename or remove the directory, and a path this instance hands out may
+    /// lead into theirs; the handle still keeps every file operation inside the directory
+    /// made. For unusual setups only (a container whose `/tmp` lost its sticky bit).
+    pub fn allow_unsafe_root(mut self, allow: bool) -> Self {
+        self.allow_unsafe_root = allow;
+        self
+    }
+
     /// Makes the directory in `backend`'s root.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] for a prefix or suffix that cannot be part of a name,
+    /// [`Error::UnsafeRoot`] for a root others control, [`Error::TooManyCollisions`] when
+    /// every name tried was taken, [`Error::Replaced`] when what was opened at the new name
+    /// is not the directory made, and [`Error::Io`] when the filesystem refuses.
     pub fn build<B: Backend>(self, backend: B) -> Result<TemporaryDirectory<B>, Error> {
-        TemporaryDirectory::make(backend, &self.prefix, &self.suffix)
+        TemporaryDirectory::make(backend, &self)
     }
 
     /// Opens `root` with ambient authority and makes the directory in it.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build), and [`Error::Io`] with [`Op::OpenRoot`] for a root that
+    /// cannot be opened.
     pub fn build_in<B: OpenRoot>(
         self,
         root: impl AsRef<Utf8Path>,
@@ -154,18 +135,26 @@ impl Builder {
 /// documentation admits two weaknesses, this type closes them:
 ///
 /// * when a tmp reaper removes the directory (and someone may make another at the same
-///   path), the instance notices ([`status`](Self::status)), says so
-///   ([`Error::Reaped`], [`Error::Replaced`]) and creates nothing through the path;
-/// * cleanup removes a tracked name only while it still holds the file this instance
-///   created (same device and inode), and removes the directory only while its name in the
-///   root still leads to it.
+///   path), the handle still points at the removed directory, where nothing can be made:
+///   the instance fails closed and says why ([`Error::Reaped`], [`Error::Replaced`],
+///   [`status`](Self::status));
+/// * cleanup unlinks names through the handle, which never follows a symlink and never
+///   removes a directory, and removes the directory only after making sure that what it
+///   removes is the directory it made.
 ///
 /// Cleanup is **never recursive**: an entry nobody tracks keeps the directory, and the
-/// [`CleanupReport`] says so. Dropping the instance cleans up.
+/// [`CleanupReport`](crate::CleanupReport) says so. Dropping the instance cleans up.
 ///
 /// Deliberately absent: a recursive delete (`tempfile::TempDir`'s `remove_dir_all`), and
 /// duplicity's fallback of writing into the system temp dir after cleanup
 /// ([`Error::CleanedUp`] instead).
+///
+/// # fork
+///
+/// Only the process that made an instance cleans it up. A child made with `fork` may use
+/// the files and names it inherited, but its `cleanup()` and its drop remove nothing (the
+/// parent's instance still owns the directory), and files it creates are tracked only in
+/// its own copy: a child that needs temporary files makes an instance of its own.
 ///
 /// ```
 /// use std::io::Write;
@@ -185,49 +174,52 @@ impl Builder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct TemporaryDirectory<B: Backend> {
-    backend: B,
+    pub(crate) backend: B,
     /// The directory's name in the backend's root.
-    name: Box<str>,
+    pub(crate) name: Box<str>,
     /// `root/name`.
-    path: Utf8PathBuf,
+    pub(crate) path: Utf8PathBuf,
     /// The identity the directory had when made; the open handle keeps it meaningful.
-    id: FileId,
+    pub(crate) id: FileId,
     /// The handle, `None` once cleaned up. Operations hold the read side while they use
     /// it, so that cleanup (the write side) never runs under an operation in flight and an
     /// operation never creates a file cleanup would miss.
-    handle: RwLock<Option<B::Dir>>,
+    pub(crate) handle: RwLock<Option<B::Dir>>,
+    /// The random parts of names.
+    pub(crate) random: Random,
     /// The per-instance counter that is part of every name handed out.
     counter: AtomicU64,
-    /// Every name handed out or created and not yet forgotten, with the identity of the
-    /// file this instance created there (`None` for `mktemp` names: the caller creates).
-    /// Held only for in-memory work, never across a filesystem call.
-    tracked: Mutex<Tracked>,
-    /// What a cleanup could not finish (a failed unlink or rmdir), kept with the handle so
-    /// that the next `cleanup` (or the drop) tries again. Its lock is held through a whole
-    /// cleanup, so that cleanups run one at a time.
-    leftovers: Mutex<Option<Leftovers<B::Dir>>>,
+    /// Every name handed out or created and not yet forgotten. Held only for in-memory
+    /// work, never across a filesystem call.
+    pub(crate) tracked: Mutex<Tracked>,
+    /// What a cleanup could not finish, kept with the handle so that the next `cleanup`
+    /// (or the drop) tries again. Its lock is held through a whole cleanup, so that
+    /// cleanups run one at a time.
+    pub(crate) leftovers: Mutex<Option<Leftovers<B::Dir>>>,
     /// The shared `flock` was refused when the directory was made: `keep_alive` asks again.
     unlocked: AtomicBool,
-}
-
-/// The unfinished part of a cleanup.
-struct Leftovers<D> {
-    dir: D,
-    /// Tracked names whose removal failed, with the identity they were created with.
-    names: Vec<(Box<str>, Option<FileId>)>,
-    /// Tracked names left in place (they hold what this instance did not create): not
-    /// tried again, and never reported as untracked.
-    kept: Vec<Box<str>>,
+    /// The umask takes owner bits: a new file's mode is made `0600` through its descriptor.
+    chmod_files: bool,
+    /// The process that made the instance, the only one that cleans it up.
+    pub(crate) owner_pid: u32,
 }
 
 impl<B: OpenRoot> TemporaryDirectory<B> {
     /// Makes a directory under the system temp dir (`TMPDIR`, else `/tmp`), as duplicity's
     /// `TemporaryDirectory()` and `tempfile::TempDir::new()` do.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build_in`]; a `TMPDIR` that is not UTF-8 is [`Error::NonUtf8Path`].
     pub fn new() -> Result<Self, Error> {
         Self::new_in(B::default_root()?)
     }
 
     /// Makes a directory under `root` (duplicity's `temproot`, `tempfile`'s `new_in`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build_in`].
     pub fn new_in(root: impl AsRef<Utf8Path>) -> Result<Self, Error> {
         Builder::new().build_in(root)
     }
@@ -236,33 +228,48 @@ impl<B: OpenRoot> TemporaryDirectory<B> {
 impl<B: Backend> TemporaryDirectory<B> {
     /// Makes a directory in `backend`'s root, with the default name prefix. For another
     /// prefix or a suffix use [`Builder`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
     pub fn with_backend(backend: B) -> Result<Self, Error> {
         Builder::new().build(backend)
     }
 
-    fn make(backend: B, prefix: &str, suffix: &str) -> Result<Self, Error> {
-        name::check_affixes(prefix, suffix)?;
+    fn make(backend: B, options: &Builder) -> Result<Self, Error> {
+        name::check_affixes(&options.prefix, &options.suffix)?;
+        let me = backend.euid();
+        if !options.allow_unsafe_root {
+            check_root(&backend, me)?;
+        }
+        let random = Random::new(backend.seed());
         for _ in 0..MAX_ATTEMPTS {
-            let mut dir_name =
-                String::with_capacity(prefix.len() + name::RANDOM_LEN + suffix.len());
-            dir_name.push_str(prefix);
-            name::push_random(&mut dir_name, backend.random());
-            dir_name.push_str(suffix);
+            let mut dir_name = String::with_capacity(
+                options.prefix.len() + name::RANDOM_LEN + options.suffix.len(),
+            );
+            dir_name.push_str(&options.prefix);
+            name::push_random(&mut dir_name, random.next());
+            dir_name.push_str(&options.suffix);
             let path = join(backend.root(), &dir_name);
-            match backend.make_dir(&dir_name) {
-                Ok((handle, id)) => {
+            match backend.make_dir(&dir_name, DIR_MODE) {
+                Ok(()) => {
+                    let made = open_made_dir(&backend, &dir_name, &path, me)?;
+                    let handle = made.dir;
                     let unlocked = lock_for_life(&backend, &handle, &path);
                     tracing::debug!(path = %path, "made temporary directory");
                     return Ok(TemporaryDirectory {
                         backend,
                         name: dir_name.into_boxed_str(),
                         path,
-                        id,
+                        id: made.id,
                         handle: RwLock::new(Some(handle)),
+                        random,
                         counter: AtomicU64::new(0),
                         tracked: Mutex::new(Tracked::default()),
                         leftovers: Mutex::new(None),
                         unlocked: AtomicBool::new(unlocked),
+                        chmod_files: made.umask_takes_owner_bits,
+                        owner_pid: name::process_id(),
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -290,141 +297,176 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// A fresh name in the directory, tracked but not created: duplicity's `mktemp()`.
     ///
     /// The name is `mktemp-XXXXXXXX-N` (a random part and this instance's counter), so this
-    /// instance never hands it out again, and it was free when handed out. A path is all
-    /// this returns, so it is refused ([`Error::Reaped`], [`Error::Replaced`]) once the
-    /// directory's path no longer leads to the directory.
+    /// instance never hands it out again. A path is all this returns, so it is refused
+    /// ([`Error::Reaped`], [`Error::Replaced`]) once the directory's path no longer leads
+    /// to the directory.
     ///
     /// Prefer [`mkstemp`](Self::mkstemp): between this call and the caller's create,
-    /// anything can happen to the name. To create the file safely later, pass the name to
+    /// anything can happen to the path. To create the file safely later, pass the name to
     /// [`create`](Self::create).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CleanedUp`], [`Error::Reaped`], [`Error::Replaced`].
     pub fn mktemp(&self) -> Result<Utf8PathBuf, Error> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        self.check_path()?;
-        for _ in 0..MAX_ATTEMPTS {
-            let name = self.next_name("mktemp");
-            match self.backend.entry(dir, &name) {
-                Ok(None) => {
-                    let path = join(&self.path, &name);
-                    self.tracked().insert(&name, None);
-                    tracing::debug!(path = %path, "registered temporary name");
-                    return Ok(path);
-                }
-                Ok(Some(_)) => tracing::debug!(name, "name taken, trying another"),
-                Err(e) => return Err(self.failure(Op::Stat, &name, e)),
-            }
-        }
-        Err(self.collisions())
+        self.check_path(dir)?;
+        let (name, generation) = self.next_name("mktemp");
+        let path = join(&self.path, &name);
+        self.tracked().insert(&name, generation);
+        tracing::debug!(path = %path, "registered temporary name");
+        Ok(path)
     }
 
     /// Creates a fresh file in the directory and returns it open read-write with its
     /// path: duplicity's `mkstemp()`, `os.mkstemp` confined to this directory.
     ///
-    /// The file is made create-new, without following symlinks, close-on-exec, mode
-    /// exactly `0600`. A planted name is never opened: another is tried, up to a bound
-    /// ([`Error::TooManyCollisions`]). Its identity is remembered so that cleanup removes
-    /// it only while it is still this file. Once the directory was reaped or replaced,
-    /// this fails closed ([`Error::Reaped`], [`Error::Replaced`]) and leaves no file.
+    /// The file is made through the directory's handle: create-new, without following
+    /// symlinks, close-on-exec, mode exactly `0600`. A taken name is never opened: another
+    /// is tried, up to a bound. Once the directory was reaped, the create fails (nothing
+    /// can be made in a removed directory) and this says so.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CleanedUp`]; [`Error::Reaped`] or [`Error::Replaced`] when the create failed
+    /// because the directory is gone; [`Error::TooManyCollisions`]; [`Error::Io`].
     pub fn mkstemp(&self) -> Result<(B::File, Utf8PathBuf), Error> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         for _ in 0..MAX_ATTEMPTS {
-            let name = self.next_name("mkstemp");
-            match self.backend.create_file(dir, &name) {
-                Ok((file, id)) => return self.adopt(dir, &name, file, id),
+            let (name, generation) = self.next_name("mkstemp");
+            match self.create_tracked(dir, &name, generation) {
+                Ok(file) => return Ok((file, join(&self.path, &name))),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     tracing::debug!(name, "name taken, trying another");
                 }
-                Err(e) => return Err(self.failure(Op::CreateFile, &name, e)),
+                Err(e) => return Err(self.failure(dir, Op::CreateFile, &name, e)),
             }
         }
-        Err(self.collisions())
+        Err(Error::TooManyCollisions {
+            dir: self.path.clone(),
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     /// [`mkstemp`](Self::mkstemp) with the file wrapped in a buffer that reads, writes and
     /// seeks: duplicity's `mkstemp_file()`.
+    ///
+    /// # Errors
+    ///
+    /// As [`mkstemp`](Self::mkstemp).
     pub fn mkstemp_file(&self) -> Result<(BufFile<B::File>, Utf8PathBuf), Error> {
         let (file, path) = self.mkstemp()?;
         Ok((BufFile::new(file), path))
     }
 
     /// Creates `name` (a bare name, or a path this instance handed out) as
-    /// [`mkstemp`](Self::mkstemp) creates its files, and tracks it. A taken name is
-    /// [`Error::AlreadyExists`] and nothing is opened. This is the safe way to create a
-    /// name from [`mktemp`](Self::mktemp).
+    /// [`mkstemp`](Self::mkstemp) creates its files, and tracks it. This is the safe way to
+    /// create a name from [`mktemp`](Self::mktemp).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] or [`Error::OutsideDirectory`] for a name that is not one
+    /// entry of this directory; [`Error::AlreadyExists`] when the name is taken (nothing is
+    /// opened); otherwise as [`mkstemp`](Self::mkstemp).
     pub fn create(&self, name: impl AsRef<Utf8Path>) -> Result<B::File, Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        match self.backend.create_file(dir, name) {
-            Ok((file, id)) => self.adopt(dir, name, file, id).map(|(file, _)| file),
+        let generation = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.create_tracked(dir, name, generation) {
+            Ok(file) => Ok(file),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::AlreadyExists {
                 path: join(&self.path, name),
             }),
-            Err(e) => Err(self.failure(Op::CreateFile, name, e)),
+            Err(e) => Err(self.failure(dir, Op::CreateFile, name, e)),
         }
     }
 
-    /// Opens the existing file `name` read-write, through the handle and without following
-    /// symlinks. If this instance created the file, it must still be that file, else
-    /// [`Error::Swapped`]; if it is gone, [`Error::Vanished`].
+    /// The one way a file is made: create-new through the handle, `0600` whatever the
+    /// umask, then tracked.
+    fn create_tracked(&self, dir: &B::Dir, name: &str, generation: u64) -> io::Result<B::File> {
+        let file = self.backend.create_file(dir, name, FILE_MODE)?;
+        if self.chmod_files
+            && let Err(e) = self.backend.set_file_mode(&file, FILE_MODE)
+        {
+            drop(file);
+            // Nothing is left behind: the name holds the file just made.
+            let _ = self.backend.remove_file(dir, name);
+            return Err(e);
+        }
+        self.tracked().insert(name, generation);
+        tracing::debug!(name, dir = %self.path, "created temporary file");
+        Ok(file)
+    }
+
+    /// Opens the existing regular file `name` read-write, through the handle and without
+    /// following symlinks; a FIFO or a device at the name is opened without blocking and
+    /// refused.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Swapped`] when a tracked name holds a symlink or anything but a regular
+    /// file; [`Error::Vanished`] when a tracked name is gone (a reaper removed the file);
+    /// [`Error::Reaped`] or [`Error::Replaced`] when the directory is gone; [`Error::Io`]
+    /// otherwise (an untracked name that is not a regular file is `InvalidInput`).
     pub fn open(&self, name: impl AsRef<Utf8Path>) -> Result<B::File, Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        let expected = self.created_id(name);
+        let tracked = self.tracked().contains(name);
         match self.backend.open_file(dir, name) {
-            Ok((file, id)) if expected.is_none_or(|want| want == id) => Ok(file),
-            Ok(_) => Err(self.swapped(name)),
+            Ok((file, FileKind::File)) => Ok(file),
+            Ok(_) if tracked => Err(self.swapped(name)),
+            Ok(_) => Err(Error::io(
+                Op::OpenFile,
+                join(&self.path, name),
+                io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+            )),
             Err(e) => {
-                let error = self.failure(Op::OpenFile, name, e);
-                if expected.is_none() || !matches!(error, Error::Io { .. }) {
+                let error = self.failure(dir, Op::OpenFile, name, e);
+                if !tracked || !matches!(error, Error::Io { .. }) {
                     return Err(error);
                 }
-                // What we created is not there to open: say what happened to it.
+                // What we track is not there to open: say what happened to it.
                 match self.backend.entry(dir, name) {
                     Ok(None) => Err(Error::Vanished {
                         path: join(&self.path, name),
                     }),
-                    // A symlink where we made a file fails to open (ELOOP).
-                    Ok(Some(meta)) if expected.is_some_and(|want| !is_created(&meta, want)) => {
-                        Err(self.swapped(name))
-                    }
+                    Ok(Some(meta)) if meta.kind != FileKind::File => Err(self.swapped(name)),
                     _ => Err(error),
                 }
             }
         }
     }
 
-    /// Unlinks the tracked `name` and forgets it. A name that is already gone is forgotten
-    /// and is not an error; an untracked name is [`Error::NotTracked`] and nothing is
-    /// removed; a name that no longer holds the file this instance created is
-    /// [`Error::Swapped`] and stays (tracked, in place).
+    /// Unlinks the tracked `name` through the handle and forgets it. A name that is already
+    /// gone is forgotten and is not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotTracked`] for a name this instance does not track (nothing is removed);
+    /// [`Error::Io`] with [`Op::RemoveFile`] when the unlink is refused (a directory or a
+    /// mount point at the name): the name stays tracked.
     pub fn remove(&self, name: impl AsRef<Utf8Path>) -> Result<(), Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        let Some(expected) = self.tracked().get(name) else {
+        let Some(generation) = self.tracked().get(name) else {
             return Err(Error::NotTracked {
                 path: join(&self.path, name),
             });
         };
-        match self.backend.entry(dir, name) {
-            Ok(None) => {}
-            Ok(Some(meta)) if expected.is_some_and(|want| !is_created(&meta, want)) => {
-                return Err(self.swapped(name));
-            }
-            Ok(Some(_)) => match self.backend.remove_file(dir, name) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(self.failure(Op::RemoveFile, name, e)),
-            },
-            Err(e) => return Err(self.failure(Op::Stat, name, e)),
+        match self.backend.remove_file(dir, name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.failure(dir, Op::RemoveFile, name, e)),
         }
         // Forget it only if it is still what was removed: a create of the same name by
-        // another thread in between registered a new file, which stays tracked.
-        self.tracked().remove_if(name, expected);
-        tracing::debug!(path = %join(&self.path, name), "removed temporary file");
+        // another thread in between tracked a new file, which stays tracked.
+        self.tracked().remove_if(name, generation);
+        tracing::debug!(name, dir = %self.path, "removed temporary file");
         Ok(())
     }
 
@@ -434,7 +476,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub fn forget(&self, name: impl AsRef<Utf8Path>) -> bool {
         let given = name.as_ref();
         let forgotten = match resolve(&self.path, given) {
-            Ok(name) => self.tracked().remove(name).is_some(),
+            Ok(name) => self.tracked().remove(name),
             Err(_) => false,
         };
         if forgotten {
@@ -458,6 +500,11 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// Where the directory stands: [`DirStatus::Intact`] while its path leads to the
     /// directory this instance made, `Reaped` once nothing is there, `Replaced` once
     /// something else is, `CleanedUp` after [`cleanup`](Self::cleanup).
+    ///
+    /// It looks at the directory's name in the root, and where that cannot be seen (a root
+    /// without search permission, a sandbox refusing the call) at the handle: a removed
+    /// directory has no links left. When neither can be seen, it says `Intact`: a refused
+    /// call is no evidence of an attack.
     pub fn status(&self) -> DirStatus {
         let handle = self.gate();
         match handle.as_ref() {
@@ -475,17 +522,20 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// Refreshes the access and modification times of the directory and of every tracked
     /// file to now, through the handle and without following symlinks, so that tmpwatch,
     /// tmpreaper and systemd-tmpfiles see them as in use. Call it more often than the
-    /// reaper's age (10 days for `/tmp` by default).
+    /// reaper's age (10 days for `/tmp` by default). If the directory's shared `flock`
+    /// could not be taken when it was made (someone held `LOCK_EX` for longer than the
+    /// retries), this asks for it again.
     ///
-    /// Every entry is tried; the first failure is returned. A tracked name that is gone is
-    /// skipped. A directory that is no longer at its path is [`Error::Reaped`] or
-    /// [`Error::Replaced`]: refreshing it would protect nothing. If the directory's shared
-    /// `flock` could not be taken when it was made (someone held `LOCK_EX` for longer than
-    /// the retries), this asks for it again.
+    /// # Errors
+    ///
+    /// [`Error::Reaped`] or [`Error::Replaced`] when the directory is no longer at its path
+    /// (refreshing it would protect nothing); otherwise every entry is tried and the first
+    /// failure is returned ([`Error::Io`] with [`Op::SetTimes`]). A tracked name that is
+    /// gone is skipped.
     pub fn keep_alive(&self) -> Result<(), Error> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        self.check_path()?;
+        self.check_path(dir)?;
         if self.unlocked.load(Ordering::Relaxed) && self.backend.lock_shared(dir).is_ok() {
             self.unlocked.store(false, Ordering::Relaxed);
             tracing::debug!(path = %self.path, "took the flock refused at construction");
@@ -493,7 +543,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         self.backend
             .touch(dir, None)
             .map_err(|e| Error::io(Op::SetTimes, self.path.clone(), e))?;
-        let names = self.tracked().names();
+        let names: Vec<Box<str>> = self.tracked().names().map(Box::from).collect();
         let mut first_failure = None;
         for name in &names {
             match self.backend.touch(dir, Some(name)) {
@@ -507,262 +557,13 @@ impl<B: Backend> TemporaryDirectory<B> {
         first_failure.map_or(Ok(()), Err)
     }
 
-    /// Removes every tracked file and then the directory: duplicity's `cleanup()`.
-    ///
-    /// Through the handle, each tracked name is removed if it still holds what this
-    /// instance put there (a name already gone counts as removed); anything else is left
-    /// in place and reported. Then the directory is removed if it is empty and its name in
-    /// the root still leads to it. **Never recursive.** Failures are logged and reported,
-    /// never raised; this never panics. Afterwards no name is handed out
-    /// ([`Error::CleanedUp`]). A later call tries again only what failed (an unlink that
-    /// failed, a directory that could not be removed), so a transient error need not leave
-    /// anything behind; once everything is done, later calls report nothing to do. Calls
-    /// from several threads run one after the other: none returns while another is still
-    /// removing files.
-    pub fn cleanup(&self) -> CleanupReport {
-        // Held for the whole cleanup, filesystem calls included (unlike the tracked set's
-        // lock): a second caller waits here, then finds only what the first left to retry.
-        let mut leftovers = lock(&self.leftovers);
-        let mut retry = Vec::new();
-        let (dir, mut report, mut kept) = {
-            // Waits for operations in flight, then takes the handle: no operation can start
-            // on it, and none can add a name this pass would miss.
-            let mut handle = self.handle.write().unwrap_or_else(PoisonError::into_inner);
-            match handle.take() {
-                Some(dir) => {
-                    let tracked = std::mem::take(&mut *self.tracked());
-                    drop(handle);
-                    let mut report = CleanupReport::new(DirStatus::Intact);
-                    let sightings = self.survey(&dir, &tracked);
-                    tracked.for_each(sightings.as_ref(), |name, created, seen| {
-                        if !self.clean_entry(&dir, name, created, seen, &mut report) {
-                            retry.push((name.into(), created));
-                        }
-                    });
-                    (dir, report, Vec::new())
-                }
-                None => {
-                    drop(handle);
-                    let Some(left) = leftovers.take() else {
-                        return CleanupReport::new(DirStatus::CleanedUp);
-                    };
-                    let mut report = CleanupReport::new(DirStatus::Intact);
-                    for (name, created) in left.names {
-                        let seen = Sighting::Unknown;
-                        if !self.clean_entry(&left.dir, &name, created, seen, &mut report) {
-                            retry.push((name, created));
-                        }
-                    }
-                    (left.dir, report, left.kept)
-                }
-            }
-        };
-        kept.extend(
-            report
-                .left_in_place
-                .iter()
-                .filter_map(|path| path.file_name())
-                .map(Box::from),
-        );
-        // Looked at last, to keep the window before the rmdir as short as it can be: POSIX
-        // has no "remove this directory only if it is this inode". The rmdir goes ahead
-        // only when the name was seen to lead to our directory.
-        match self.check_path() {
-            Ok(()) => {
-                report.status = DirStatus::Intact;
-                // Tracked names still there: left in place, now or before, or failed.
-                let ours = kept.iter().chain(retry.iter().map(|(name, _)| name));
-                self.remove_own_dir(&dir, ours.map(|name| &**name).collect(), &mut report);
-            }
-            Err(Error::Reaped { .. }) => {
-                report.status = DirStatus::Reaped;
-                tracing::warn!(path = %self.path, "temporary directory was reaped before cleanup");
-            }
-            Err(Error::Replaced { .. }) => {
-                report.status = DirStatus::Replaced;
-                tracing::warn!(path = %self.path, "temporary directory was replaced: leaving what is at its path alone");
-            }
-            Err(cannot_tell) => {
-                report.status = self.probe(&dir);
-                tracing::warn!(path = %self.path, error = %cannot_tell,
-                    "cannot verify the temporary directory's name: not removing it");
-                report.failures.push(cannot_tell);
-            }
-        }
-        if !report.failures.is_empty() {
-            // An operation failed: keep what is needed to try again. Otherwise (done, or
-            // only entries nobody tracked keep the directory) closing the handle releases
-            // the flock.
-            *leftovers = Some(Leftovers {
-                dir,
-                names: retry,
-                kept,
-            });
-        }
-        report
-    }
-
-    /// What one listing of the directory shows at each tracked name: `None` where the
-    /// backend says a listing cannot stand in for a look at each name
-    /// ([`Backend::scan`]), or the listing failed; cleanup then looks at each name.
-    fn survey<'t>(&self, dir: &B::Dir, tracked: &'t Tracked) -> Option<Sightings<'t>> {
-        if tracked.len() < LISTING_PAYS_FROM {
-            return None;
-        }
-        let mut sightings = tracked.sightings();
-        let mut visit = |name: &str, listed: Listed| tracked.sight(&mut sightings, name, listed);
-        match self.backend.scan(dir, &mut visit) {
-            Ok(true) => Some(sightings),
-            Ok(false) => None,
-            Err(e) => {
-                tracing::debug!(path = %self.path, error = %e, "cannot list the directory: looking at each name");
-                None
-            }
-        }
-    }
-
-    /// Removes one tracked name if it still holds what this instance put there; `false`
-    /// when an operation failed and a later cleanup should try again.
-    fn clean_entry(
-        &self,
-        dir: &B::Dir,
-        name: &str,
-        created: Option<FileId>,
-        seen: Sighting,
-        report: &mut CleanupReport,
-    ) -> bool {
-        // The path is made only where it is reported: cleanup is one loop per file.
-        let path = || join(&self.path, name);
-        let found = match seen {
-            Sighting::Absent => None,
-            Sighting::Listed(Listed {
-                ino,
-                kind: Some(kind),
-            }) => Some(Found::Listed { ino, kind }),
-            // The listing did not say what kind it is, or there was none: look.
-            Sighting::Listed(Listed { kind: None, .. }) | Sighting::Unknown => {
-                match self.backend.entry(dir, name) {
-                    Ok(meta) => meta.map(Found::Stat),
-                    Err(e) => {
-                        let path = path();
-                        tracing::warn!(path = %path, error = %e, "cannot stat temporary file");
-                        report.failures.push(Error::io(Op::Stat, path, e));
-                        return false;
-                    }
-                }
-            }
-        };
-        let Some(found) = found else {
-            report.removed += 1;
-            report.already_gone += 1;
-            return true;
-        };
-        let left_in_place = |report: &mut CleanupReport| {
-            let path = path();
-            tracing::warn!(path = %path, "tracked name no longer holds our file: left in place");
-            report.left_in_place.push(path);
-            true
-        };
-        if !found.is_ours(created) {
-            return left_in_place(report);
-        }
-        match self.backend.remove_file(dir, name) {
-            Ok(()) => {
-                tracing::debug!(path = %path(), "removed temporary file");
-                report.removed += 1;
-                true
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                report.removed += 1;
-                report.already_gone += 1;
-                true
-            }
-            Err(e) => {
-                // A listing shows what lies under a mount point, not what is mounted there
-                // (which refuses the unlink): a look at the name tells.
-                if let Found::Listed { .. } = found
-                    && let Ok(Some(meta)) = self.backend.entry(dir, name)
-                    && !Found::Stat(meta).is_ours(created)
-                {
-                    return left_in_place(report);
-                }
-                let path = path();
-                tracing::warn!(path = %path, error = %e, "cannot remove temporary file");
-                report.failures.push(Error::io(Op::RemoveFile, path, e));
-                false
-            }
-        }
-    }
-
-    /// Removes the directory, or says why not; `ours` are the tracked names still in it,
-    /// which are not reported as untracked.
-    fn remove_own_dir(&self, dir: &B::Dir, ours: HashSet<&str>, report: &mut CleanupReport) {
-        match self.backend.remove_dir(&self.name) {
-            Ok(()) => {
-                tracing::debug!(path = %self.path, "removed temporary directory");
-                report.dir_removed = true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
-                match self.backend.list(dir) {
-                    Ok(mut names) => {
-                        names.sort_unstable();
-                        report.untracked = names
-                            .iter()
-                            .filter(|name| !ours.contains(name.as_str()))
-                            .map(|name| join(&self.path, name))
-                            .collect();
-                    }
-                    Err(e) => report
-                        .failures
-                        .push(Error::io(Op::ReadDir, self.path.clone(), e)),
-                }
-                tracing::warn!(path = %self.path, untracked = report.untracked.len(),
-                    "temporary directory not removed: it holds entries nobody tracked");
-            }
-            Err(e) => {
-                tracing::warn!(path = %self.path, error = %e, "cannot remove temporary directory");
-                report
-                    .failures
-                    .push(Error::io(Op::RemoveDir, self.path.clone(), e));
-            }
-        }
-    }
-
-    /// Tracks a file just created through the handle, once its path is known to lead to
-    /// it; otherwise removes it again and fails closed.
-    fn adopt(
-        &self,
-        dir: &B::Dir,
-        name: &str,
-        file: B::File,
-        id: FileId,
-    ) -> Result<(B::File, Utf8PathBuf), Error> {
-        // The create itself proved the directory alive: through the handle of a removed
-        // directory it fails (ENOENT). A directory moved away and replaced at its path is
-        // caught only by looking at the path.
-        if let Err(e) = self.check_path() {
-            drop(file);
-            if let Err(remove) = self.backend.remove_file(dir, name) {
-                // Tracked, so that cleanup tries again and reports it if it must.
-                tracing::warn!(name, error = %remove, "cannot remove file made in a displaced directory");
-                self.tracked().insert(name, Some(id));
-            }
-            return Err(e);
-        }
-        let path = join(&self.path, name);
-        self.tracked().insert(name, Some(id));
-        tracing::debug!(path = %path, "registered temporary file");
-        Ok((file, path))
-    }
-
-    /// What the directory is, seen through the root handle and, failing that, its own.
-    fn probe(&self, dir: &B::Dir) -> DirStatus {
+    /// What the directory is: from its name in the root, else from the handle.
+    pub(crate) fn probe(&self, dir: &B::Dir) -> DirStatus {
         match self.backend.root_entry(&self.name) {
             Ok(Some(meta)) if meta.id == self.id => DirStatus::Intact,
             Ok(Some(_)) => DirStatus::Replaced,
             Ok(None) => DirStatus::Reaped,
             Err(e) => {
-                // The root cannot be read; the handle still tells whether we were removed.
                 tracing::debug!(path = %self.path, error = %e, "cannot look up the directory in its root");
                 match self.backend.dir_meta(dir) {
                     Ok(meta) if meta.nlink == 0 => DirStatus::Reaped,
@@ -772,27 +573,23 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
     }
 
-    /// `Ok` while the directory's path leads to it.
-    fn check_path(&self) -> Result<(), Error> {
-        match self.backend.root_entry(&self.name) {
-            Ok(Some(meta)) if meta.id == self.id => Ok(()),
-            Ok(Some(_)) => Err(Error::Replaced {
-                path: self.path.clone(),
-            }),
-            Ok(None) => Err(Error::Reaped {
-                path: self.path.clone(),
-            }),
-            Err(e) => Err(Error::io(Op::Stat, self.path.clone(), e)),
+    /// `Ok` unless the directory was seen reaped or replaced (see [`probe`](Self::probe)).
+    fn check_path(&self, dir: &B::Dir) -> Result<(), Error> {
+        let path = || self.path.clone();
+        match self.probe(dir) {
+            DirStatus::Reaped => Err(Error::Reaped { path: path() }),
+            DirStatus::Replaced => Err(Error::Replaced { path: path() }),
+            _ => Ok(()),
         }
     }
 
     /// Turns a failed operation on `name` into the error to return: the directory's fate
     /// if that is what went wrong, else the operation's own error.
-    fn failure(&self, op: Op, name: &str, source: io::Error) -> Error {
-        if let Err(gone @ (Error::Reaped { .. } | Error::Replaced { .. })) = self.check_path() {
-            return gone;
+    fn failure(&self, dir: &B::Dir, op: Op, name: &str, source: io::Error) -> Error {
+        match self.check_path(dir) {
+            Err(gone) => gone,
+            Ok(()) => Error::io(op, join(&self.path, name), source),
         }
-        Error::io(op, join(&self.path, name), source)
     }
 
     fn swapped(&self, name: &str) -> Error {
@@ -801,31 +598,13 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
     }
 
-    fn collisions(&self) -> Error {
-        Error::TooManyCollisions {
-            dir: self.path.clone(),
-            attempts: MAX_ATTEMPTS,
-        }
-    }
-
-    fn created_id(&self, name: &str) -> Option<FileId> {
-        self.tracked().get(name).flatten()
-    }
-
-    /// `kind-XXXXXXXX-N`: the counter makes it unique for this instance, the random part
-    /// unguessable for everyone else.
-    fn next_name(&self, kind: &str) -> String {
+    /// `kind-XXXXXXXX-N` and `N`, the generation it is tracked at.
+    fn next_name(&self, kind: &str) -> (String, u64) {
         let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut name = String::with_capacity(kind.len() + name::RANDOM_LEN + 22);
-        name.push_str(kind);
-        name.push('-');
-        name::push_random(&mut name, self.backend.random());
-        name.push('-');
-        name::push_decimal(&mut name, n);
-        name
+        (name::file_name(kind, self.random.next(), n), n)
     }
 
-    fn tracked(&self) -> MutexGuard<'_, Tracked> {
+    pub(crate) fn tracked(&self) -> MutexGuard<'_, Tracked> {
         lock(&self.tracked)
     }
 
@@ -835,49 +614,101 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 }
 
-/// What cleanup found at a tracked name: from a look at the name, or from the listing.
-enum Found {
-    Stat(Meta),
-    Listed { ino: u64, kind: FileKind },
+/// Refuses a root that others control: owned by another uid than ours and root's, or
+/// writable by group or others without the sticky bit. Such a root lets them rename our
+/// directory away and put theirs at its path. Where the platform has no owners or modes,
+/// there is nothing to check.
+fn check_root<B: Backend>(backend: &B, me: Option<u32>) -> Result<(), Error> {
+    let root = backend
+        .root_meta()
+        .map_err(|e| Error::io(Op::OpenRoot, backend.root().to_owned(), e))?;
+    let problem = match (root.uid, me, root.mode) {
+        (Some(owner), Some(me), _) if owner != me && owner != 0 => RootProblem::NotOwned { owner },
+        (_, _, Some(mode)) if mode & 0o022 != 0 && mode & 0o1000 == 0 => {
+            RootProblem::WritableNotSticky { mode }
+        }
+        _ => return Ok(()),
+    };
+    Err(Error::UnsafeRoot {
+        path: backend.root().to_owned(),
+        problem,
+    })
 }
 
-impl Found {
-    fn kind(&self) -> FileKind {
-        match self {
-            Found::Stat(meta) => meta.kind,
-            Found::Listed { kind, .. } => *kind,
-        }
-    }
-
-    /// Whether this is the file this instance created with identity `id`. A listing shows
-    /// no device and no birth time, so it is used only where the backend says the inode
-    /// number alone decides ([`Backend::scan`]).
-    fn is_created(&self, id: FileId) -> bool {
-        match self {
-            Found::Stat(meta) => is_created(meta, id),
-            Found::Listed { ino, kind } => *ino == id.ino && *kind == FileKind::File,
-        }
-    }
-
-    /// Whether cleanup may remove it: the file created with identity `created`, or for a
-    /// `mktemp` name (the caller created it) anything but a directory.
-    fn is_ours(&self, created: Option<FileId>) -> bool {
-        match created {
-            Some(id) => self.is_created(id),
-            None => self.kind() != FileKind::Dir,
-        }
-    }
+/// The directory just made, opened and checked.
+struct MadeDir<D> {
+    dir: D,
+    id: FileId,
+    /// The umask took bits from the owner: files need their mode set through the
+    /// descriptor too.
+    umask_takes_owner_bits: bool,
 }
 
-/// Whether `meta` is the file this instance created with identity `id`.
+/// Opens the directory just made at `name` and makes sure it is ours: a directory, owned by
+/// our euid, with no bits for group or others. Its mode is then made exactly `0700`
+/// through the handle, whatever the umask took away (or a set-group-ID root added).
 ///
-/// The kind is checked too: a file system may hand a freed inode number to the very next
-/// entry made (ext4 does), so a symlink planted after our file was deleted can carry our
-/// number. A regular file planted the same way is told apart by its birth time unless it
-/// was made within the same clock tick (see [`FileId`]); that needs a same-uid actor
-/// inside our `0700` directory.
-fn is_created(meta: &Meta, id: FileId) -> bool {
-    meta.id == id && meta.kind == FileKind::File
+/// Where the umask took the owner's read or search bit, the open is refused; the mode is
+/// then given back by name first, after looking that the name holds a directory of ours.
+/// In a root that passed [`check_root`] only we and root can change what is at our name.
+fn open_made_dir<B: Backend>(
+    backend: &B,
+    name: &str,
+    path: &Utf8Path,
+    me: Option<u32>,
+) -> Result<MadeDir<B::Dir>, Error> {
+    let undo = |op, e| {
+        // Only an empty directory can go, and it can only be ours, just made.
+        let _ = backend.remove_dir(name);
+        Error::io(op, path.to_owned(), e)
+    };
+    let replaced = || {
+        // Someone else's, swapped in between the mkdir and the open: left alone.
+        tracing::warn!(path = %path, "the directory opened is not the one made: leaving it alone");
+        Error::Replaced {
+            path: path.to_owned(),
+        }
+    };
+    let mut repaired = false;
+    let dir = match backend.open_dir(name) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            // The chmod follows a symlink: it is made only on a directory of ours.
+            match backend.root_entry(name) {
+                Ok(Some(meta)) if is_our_dir(&meta, me) => {}
+                Ok(_) => return Err(replaced()),
+                Err(e) => return Err(undo(Op::Stat, e)),
+            }
+            repaired = true;
+            backend
+                .set_mode_at(name, DIR_MODE)
+                .and_then(|()| backend.open_dir(name))
+        }
+        opened => opened,
+    }
+    .map_err(|e| undo(Op::CreateDir, e))?;
+    let meta = backend.dir_meta(&dir).map_err(|e| undo(Op::Stat, e))?;
+    if !is_our_dir(&meta, me) {
+        return Err(replaced());
+    }
+    if meta.mode.is_some_and(|mode| mode & 0o7777 != DIR_MODE) {
+        backend
+            .set_dir_mode(&dir, DIR_MODE)
+            .map_err(|e| undo(Op::SetMode, e))?;
+    }
+    Ok(MadeDir {
+        dir,
+        id: meta.id,
+        umask_takes_owner_bits: repaired
+            || meta.mode.is_some_and(|mode| mode & DIR_MODE != DIR_MODE),
+    })
+}
+
+/// Whether `meta` is a directory this process made private: a directory, owned by our
+/// euid `me`, with no bits for group or others.
+fn is_our_dir(meta: &Meta, me: Option<u32>) -> bool {
+    meta.kind == FileKind::Dir
+        && meta.uid.zip(me).is_none_or(|(uid, me)| uid == me)
+        && meta.mode.is_none_or(|mode| mode & 0o077 == 0)
 }
 
 /// How long apart a shared lock refused with `WouldBlock` is asked for again, 31 ms in
@@ -889,10 +720,11 @@ const LOCK_RETRY_DELAYS: [Duration; 3] = [
     Duration::from_millis(25),
 ];
 
-/// Takes the shared `flock` the directory holds for the instance's life (SPEC §5). The
-/// lock is one reaper's courtesy, not a condition for temporary files: without it the
-/// instance carries on, and says why. Returns whether it was refused, so that
-/// [`keep_alive`](TemporaryDirectory::keep_alive) asks again (not where there are no locks).
+/// Takes the shared `flock` the directory holds for the instance's life, which
+/// systemd-tmpfiles honours by skipping the directory. The lock is one reaper's courtesy,
+/// not a condition for temporary files: without it the instance carries on, and says why.
+/// Returns whether it was refused, so that [`keep_alive`](TemporaryDirectory::keep_alive)
+/// asks again (not where there are no locks).
 fn lock_for_life<B: Backend>(backend: &B, dir: &B::Dir, path: &Utf8Path) -> bool {
     let mut delays = LOCK_RETRY_DELAYS.iter();
     loop {
@@ -921,14 +753,14 @@ fn lock_for_life<B: Backend>(backend: &B, dir: &B::Dir, path: &Utf8Path) -> bool
 /// that does not panic; the leftovers' lock is held through a cleanup, backend calls
 /// included, and a backend that panicked there left at worst a retry list shorter than
 /// it should be. Either way the data is consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<B: Backend> Drop for TemporaryDirectory<B> {
     /// Cleans up, as [`cleanup`](Self::cleanup) does; what it reports is logged.
     fn drop(&mut self) {
-        self.cleanup();
+        let _ = self.cleanup();
     }
 }
 

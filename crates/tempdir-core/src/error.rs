@@ -26,6 +26,10 @@ pub enum Op {
     ReadDir,
     /// Taking the shared `flock` on the directory.
     Lock,
+    /// Setting the mode of the directory or of a file.
+    SetMode,
+    /// Renaming the directory in its root, just before it is removed.
+    Rename,
     /// Refreshing access and modification times ([`keep_alive`]).
     ///
     /// [`keep_alive`]: crate::TemporaryDirectory::keep_alive
@@ -45,6 +49,8 @@ impl Op {
             Op::RemoveDir => "remove directory",
             Op::ReadDir => "read directory",
             Op::Lock => "lock directory",
+            Op::SetMode => "set the mode of",
+            Op::Rename => "rename",
             Op::SetTimes => "set times",
         }
     }
@@ -54,6 +60,26 @@ impl std::fmt::Display for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What makes a root unsafe, carried by [`Error::UnsafeRoot`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum RootProblem {
+    /// Owned by another uid than ours and root's: its owner can rename or remove anything
+    /// in it.
+    #[error("owned by uid {owner}, neither us nor root")]
+    NotOwned {
+        /// The root's owner.
+        owner: u32,
+    },
+    /// Writable by group or others without the sticky bit: they can rename or remove what
+    /// we make there.
+    #[error("writable by others (mode {mode:o}) without the sticky bit")]
+    WritableNotSticky {
+        /// The root's permission bits.
+        mode: u32,
+    },
 }
 
 /// Everything that can go wrong, for every backend.
@@ -106,6 +132,18 @@ pub enum Error {
         dir: Utf8PathBuf,
         /// How many were tried.
         attempts: u32,
+    },
+    /// The root is not safe to make a private directory in: someone other than us and root
+    /// owns it, or others may write to it and it is not sticky, so they could rename or
+    /// remove what we make there. [`Builder::allow_unsafe_root`] builds anyway.
+    ///
+    /// [`Builder::allow_unsafe_root`]: crate::Builder::allow_unsafe_root
+    #[error("unsafe root {path}: {problem}")]
+    UnsafeRoot {
+        /// The root.
+        path: Utf8PathBuf,
+        /// What makes it unsafe.
+        problem: RootProblem,
     },
     /// The instance was cleaned up; it hands out no more names.
     #[error("the temporary directory was cleaned up")]

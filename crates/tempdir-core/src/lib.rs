@@ -32,12 +32,14 @@
 
 mod backend;
 mod buf_file;
+mod cleanup;
 mod dir;
 mod error;
 mod name;
 
-pub use backend::{Backend, FileId, FileKind, Listed, Meta, OpenRoot};
+pub use backend::{Backend, FileId, FileKind, Meta, OpenRoot};
 pub use buf_file::BufFile;
 pub use camino::{Utf8Path, Utf8PathBuf};
-pub use dir::{Builder, CleanupReport, DEFAULT_PREFIX, DirStatus, TemporaryDirectory};
-pub use error::{Error, Op};
+pub use cleanup::CleanupReport;
+pub use dir::{Builder, DEFAULT_PREFIX, DirStatus, TemporaryDirectory};
+pub use error::{Error, Op, RootProblem};

@@ -1,11 +1,14 @@
 //! Names: the ones we make, and the ones users hand back.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::collections::BTreeMap;
+use std::collections::hash_map::RandomState;
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::{Error, FileId, Listed};
+use crate::Error;
 
 /// The longest file name most filesystems take (`NAME_MAX` on Linux), in bytes.
 pub(crate) const NAME_MAX: usize = 255;
@@ -21,24 +24,6 @@ pub(crate) fn push_random(out: &mut String, mut bits: u64) {
     for _ in 0..RANDOM_LEN {
         out.push(char::from(ALPHABET[(bits % 36) as usize]));
         bits /= 36;
-    }
-}
-
-/// Appends the decimal digits of `n` to `out` without going through `fmt`.
-pub(crate) fn push_decimal(out: &mut String, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
     }
 }
 
@@ -135,313 +120,110 @@ pub(crate) fn join(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
     Utf8PathBuf::from(path)
 }
 
-/// The names an instance tracks, each with the identity of the file it created there
-/// (`None` for a `mktemp` name: the caller creates).
-///
-/// A name of the form this crate hands out, `mktemp-XXXXXXXX-N` or `mkstemp-XXXXXXXX-N`,
-/// is stored as its parts in one 40-byte [`Slot`], in a vector sorted by counter: the
-/// counter grows, so a new name is nearly always appended, and no name costs a heap
-/// allocation or a hash. The form is canonical (one string per slot and back), so any
-/// such name, ours or a user's, is stored this way. Every other name (from
-/// [`create`](crate::TemporaryDirectory::create)) goes into a map.
-///
-/// Iteration is in a fixed order (slots by counter, then the map with fixed keys), so a
-/// seeded run replays exactly.
-#[derive(Default)]
-pub(crate) struct Tracked {
-    /// Sorted by [`Slot::key`]; removed slots stay as tombstones until compaction.
-    slots: Vec<Slot>,
-    /// Live slots.
-    live: usize,
-    /// Every other name. Names are ours or the program's own, never an adversary's, so
-    /// hash flooding is not a concern and fixed keys keep the order reproducible.
-    others: HashMap<Box<str>, Option<FileId>, BuildHasherDefault<DefaultHasher>>,
+/// Where the random parts of one instance's names come from: SipHash, keyed from the
+/// operating system's randomness (std's [`RandomState`]), over a counter. Other processes
+/// cannot predict a name, and no name costs a syscall. With a seed (a backend whose runs
+/// must replay) the keys are fixed and the seed is mixed in instead.
+pub(crate) struct Random {
+    keys: Keys,
+    /// The seed, or the process id: a child forked before the first instance inherits the
+    /// keys std hands out, and must not repeat its parent's names.
+    salt: u64,
+    counter: AtomicU64,
 }
 
-/// `kind-XXXXXXXX-N` in 40 bytes: the counter and three flags in `tag`, the random part,
-/// and the identity (meaningful when [`HAS_ID`] is set).
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    tag: u64,
-    random: [u8; RANDOM_LEN],
-    id: FileId,
+enum Keys {
+    Os(RandomState),
+    Seeded(BuildHasherDefault<DefaultHasher>),
 }
 
-/// The `mkstemp-` kind (else `mktemp-`).
-const MKSTEMP: u64 = 1 << 63;
-/// `id` is the identity of the file created there.
-const HAS_ID: u64 = 1 << 62;
-/// Removed: a tombstone.
-const DEAD: u64 = 1 << 61;
-/// The counter: names with a larger one go to the map.
-const COUNTER: u64 = DEAD - 1;
-
-impl Slot {
-    /// What the vector is sorted by: counter, kind, random part.
-    fn key(&self) -> (u64, u64, [u8; RANDOM_LEN]) {
-        (self.tag & COUNTER, self.tag & MKSTEMP, self.random)
-    }
-
-    fn is_live(&self) -> bool {
-        self.tag & DEAD == 0
-    }
-
-    fn id(&self) -> Option<FileId> {
-        (self.tag & HAS_ID != 0).then_some(self.id)
-    }
-
-    fn set_id(&mut self, id: Option<FileId>) {
-        match id {
-            Some(id) => {
-                self.tag |= HAS_ID;
-                self.id = id;
-            }
-            None => {
-                self.tag &= !HAS_ID;
-                self.id = FileId {
-                    dev: 0,
-                    ino: 0,
-                    birth: 0,
-                };
-            }
-        }
-    }
-
-    /// The slot of `name` (without an identity), if `name` has the canonical form.
-    fn parse(name: &str) -> Option<Slot> {
-        let (kind, rest) = if let Some(rest) = name.strip_prefix("mkstemp-") {
-            (MKSTEMP, rest)
-        } else {
-            (0, name.strip_prefix("mktemp-")?)
+impl Random {
+    pub(crate) fn new(seed: Option<u64>) -> Self {
+        let (keys, salt) = match seed {
+            Some(seed) => (Keys::Seeded(BuildHasherDefault::default()), seed),
+            None => (Keys::Os(RandomState::new()), u64::from(process_id())),
         };
-        let rest = rest.as_bytes();
-        if rest.len() < RANDOM_LEN + 2 || rest[RANDOM_LEN] != b'-' {
-            return None;
+        Random {
+            keys,
+            salt,
+            counter: AtomicU64::new(0),
         }
-        let (random, digits) = (&rest[..RANDOM_LEN], &rest[RANDOM_LEN + 1..]);
-        // `ALPHABET`, spelled as ranges: `ALPHABET.contains` is a `memchr` per byte.
-        if !random
-            .iter()
-            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9'))
-        {
-            return None;
-        }
-        // Canonical decimal only: no sign, no leading zero, so rendering gives `name` back.
-        if digits.len() > 19 || (digits[0] == b'0' && digits.len() > 1) {
-            return None;
-        }
-        let mut n: u64 = 0;
-        for &d in digits {
-            if !d.is_ascii_digit() {
-                return None;
-            }
-            n = n * 10 + u64::from(d - b'0');
-        }
-        if n > COUNTER {
-            return None;
-        }
-        Some(Slot {
-            tag: kind | n,
-            random: random.try_into().ok()?,
-            id: FileId {
-                dev: 0,
-                ino: 0,
-                birth: 0,
-            },
-        })
     }
 
-    /// Writes the slot's name into `out`, replacing what was there.
-    fn render(&self, out: &mut String) {
-        out.clear();
-        out.push_str(if self.tag & MKSTEMP != 0 {
-            "mkstemp-"
-        } else {
-            "mktemp-"
-        });
-        // The random part is `[a-z0-9]`, checked by `parse`.
-        out.extend(self.random.iter().map(|&b| char::from(b)));
-        out.push('-');
-        push_decimal(out, self.tag & COUNTER);
+    /// 64 fresh bits.
+    pub(crate) fn next(&self) -> u64 {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        match &self.keys {
+            Keys::Os(keys) => keys.hash_one((self.salt, n)),
+            Keys::Seeded(keys) => keys.hash_one((self.salt, n)),
+        }
     }
 }
+
+#[cfg(unix)]
+pub(crate) fn process_id() -> u32 {
+    std::process::id()
+}
+
+/// No `fork` outside Unix (and `std::process::id` panics under WASI).
+#[cfg(not(unix))]
+pub(crate) fn process_id() -> u32 {
+    0
+}
+
+/// `{kind}-{random}-{n}`: duplicity's `mkstemp-XXXXXXXX-N`. The counter makes it unique for
+/// this instance, the random part unguessable for everyone else.
+pub(crate) fn file_name(kind: &str, random: u64, n: u64) -> String {
+    let mut name = String::with_capacity(kind.len() + RANDOM_LEN + 22);
+    name.push_str(kind);
+    name.push('-');
+    push_random(&mut name, random);
+    // Writing to a String cannot fail.
+    let _ = write!(name, "-{n}");
+    name
+}
+
+/// The names an instance tracks, each with the generation it was tracked at (the counter
+/// of the name that made it), so that a `remove` racing a `create` of the same name
+/// forgets only what it removed. Iterates in name order, so a seeded run replays exactly.
+#[derive(Default)]
+pub(crate) struct Tracked(BTreeMap<Box<str>, u64>);
 
 impl Tracked {
-    fn find(&self, slot: &Slot) -> Result<usize, usize> {
-        let key = slot.key();
-        // New names come last: check there before searching.
-        match self.slots.last() {
-            Some(last) if last.key() < key => Err(self.slots.len()),
-            _ => self.slots.binary_search_by(|s| s.key().cmp(&key)),
-        }
+    pub(crate) fn insert(&mut self, name: &str, generation: u64) {
+        self.0.insert(name.into(), generation);
     }
 
-    /// Tracks `name`, with `id` replacing whatever identity it had.
-    pub(crate) fn insert(&mut self, name: &str, id: Option<FileId>) {
-        let Some(mut slot) = Slot::parse(name) else {
-            self.others.insert(name.into(), id);
-            return;
-        };
-        slot.set_id(id);
-        match self.find(&slot) {
-            Ok(i) => {
-                if !self.slots[i].is_live() {
-                    self.live += 1;
-                }
-                self.slots[i] = slot;
-            }
-            Err(i) => {
-                self.slots.insert(i, slot);
-                self.live += 1;
-            }
-        }
-    }
-
-    /// `Some(identity)` if `name` is tracked.
-    pub(crate) fn get(&self, name: &str) -> Option<Option<FileId>> {
-        match Slot::parse(name) {
-            Some(slot) => match self.find(&slot) {
-                Ok(i) if self.slots[i].is_live() => Some(self.slots[i].id()),
-                _ => None,
-            },
-            None => self.others.get(name).copied(),
-        }
+    pub(crate) fn get(&self, name: &str) -> Option<u64> {
+        self.0.get(name).copied()
     }
 
     pub(crate) fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.0.contains_key(name)
     }
 
-    /// Stops tracking `name`; `Some(identity)` if it was tracked.
-    pub(crate) fn remove(&mut self, name: &str) -> Option<Option<FileId>> {
-        let Some(slot) = Slot::parse(name) else {
-            return self.others.remove(name);
-        };
-        let i = self.find(&slot).ok()?;
-        let found = &mut self.slots[i];
-        if !found.is_live() {
-            return None;
-        }
-        found.tag |= DEAD;
-        let id = found.id();
-        self.live -= 1;
-        // Compact once tombstones outnumber the living: amortised O(1) per removal.
-        let dead = self.slots.len() - self.live;
-        if dead > self.live && dead >= 32 {
-            self.slots.retain(Slot::is_live);
-            if self.slots.capacity() > 4 * self.slots.len().max(16) {
-                self.slots.shrink_to_fit();
-            }
-        }
-        Some(id)
+    pub(crate) fn remove(&mut self, name: &str) -> bool {
+        self.0.remove(name).is_some()
     }
 
-    /// Stops tracking `name` if it is tracked with identity `id`; whether it was.
-    pub(crate) fn remove_if(&mut self, name: &str, id: Option<FileId>) -> bool {
-        self.get(name) == Some(id) && self.remove(name).is_some()
+    /// Forgets `name` if it is still tracked at `generation`.
+    pub(crate) fn remove_if(&mut self, name: &str, generation: u64) {
+        if self.get(name) == Some(generation) {
+            self.0.remove(name);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.live + self.others.len()
+        self.0.len()
     }
 
-    /// Every tracked name, in the fixed order.
-    pub(crate) fn names(&self) -> Vec<String> {
-        let mut buf = String::new();
-        let mut names = Vec::with_capacity(self.len());
-        for slot in self.slots.iter().filter(|s| s.is_live()) {
-            slot.render(&mut buf);
-            names.push(buf.clone());
-        }
-        names.extend(self.others.keys().map(|k| k.to_string()));
-        names
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(|name| &**name)
     }
 
-    /// An empty record of what a directory listing shows at the tracked names.
-    pub(crate) fn sightings(&self) -> Sightings<'_> {
-        Sightings {
-            slots: vec![None; self.slots.len()],
-            last: None,
-            others: HashMap::default(),
-        }
+    pub(crate) fn into_names(self) -> impl Iterator<Item = Box<str>> {
+        self.0.into_keys()
     }
-
-    /// Notes that a listing showed `name` as `listed`; an untracked name is ignored.
-    pub(crate) fn sight<'t>(&'t self, sightings: &mut Sightings<'t>, name: &str, listed: Listed) {
-        match Slot::parse(name) {
-            Some(slot) => {
-                // A listing in creation order, or in its reverse (tmpfs lists newest first),
-                // names a neighbour of the slot found last: look there before searching.
-                let key = slot.key();
-                let neighbours = sightings.last.map_or([None, None], |last| {
-                    [last.checked_add(1), last.checked_sub(1)]
-                });
-                let i = neighbours
-                    .into_iter()
-                    .flatten()
-                    .find(|&i| self.slots.get(i).is_some_and(|s| s.key() == key))
-                    .map_or_else(|| self.find(&slot), Ok);
-                if let Ok(i) = i {
-                    sightings.last = Some(i);
-                    if self.slots[i].is_live() {
-                        sightings.slots[i] = Some(listed);
-                    }
-                }
-            }
-            None => {
-                if let Some((name, _)) = self.others.get_key_value(name) {
-                    sightings.others.insert(name, listed);
-                }
-            }
-        }
-    }
-
-    /// Hands every tracked name to `f`, in the fixed order, with its identity and what
-    /// `sightings` showed there ([`Sighting::Unknown`] for all without a listing).
-    /// Slot names are rendered into one reused buffer.
-    pub(crate) fn for_each(
-        &self,
-        sightings: Option<&Sightings<'_>>,
-        mut f: impl FnMut(&str, Option<FileId>, Sighting),
-    ) {
-        let seen = |listed: Option<Listed>| match (sightings, listed) {
-            (None, _) => Sighting::Unknown,
-            (Some(_), Some(listed)) => Sighting::Listed(listed),
-            (Some(_), None) => Sighting::Absent,
-        };
-        let mut buf = String::with_capacity(48);
-        for (i, slot) in self.slots.iter().enumerate() {
-            if slot.is_live() {
-                slot.render(&mut buf);
-                f(&buf, slot.id(), seen(sightings.and_then(|s| s.slots[i])));
-            }
-        }
-        for (name, &id) in &self.others {
-            let listed = sightings.and_then(|s| s.others.get(&**name).copied());
-            f(name, id, seen(listed));
-        }
-    }
-}
-
-/// What one listing of the directory showed at each tracked name.
-pub(crate) struct Sightings<'t> {
-    /// By index into [`Tracked`]'s slots.
-    slots: Vec<Option<Listed>>,
-    /// The slot of the name listed last (forgotten ones included): the next name listed
-    /// is most often its neighbour.
-    last: Option<usize>,
-    others: HashMap<&'t str, Listed, BuildHasherDefault<DefaultHasher>>,
-}
-
-/// What is known of a tracked name before looking at it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Sighting {
-    /// The listing did not show it: it is gone.
-    Absent,
-    /// The listing showed it, with this inode number and kind.
-    Listed(Listed),
-    /// There was no listing.
-    Unknown,
 }
 
 #[cfg(test)]
@@ -512,189 +294,33 @@ mod tests {
     }
 
     #[test]
-    fn random_part_and_counter_render() {
-        let mut s = String::new();
-        push_random(&mut s, 0);
-        assert_eq!(s, "aaaaaaaa");
-        push_decimal(&mut s, 0);
-        push_decimal(&mut s, 1234567890);
-        assert_eq!(s, "aaaaaaaa01234567890");
-        let mut max = String::new();
-        push_decimal(&mut max, u64::MAX);
-        assert_eq!(max, u64::MAX.to_string());
-    }
-
-    fn id(ino: u64) -> Option<FileId> {
-        Some(FileId {
-            dev: 7,
-            ino,
-            birth: 0,
-        })
-    }
-
-    #[test]
-    fn tracked_names_round_trip() {
-        for name in [
-            "mktemp-abcdefgh-0",
-            "mkstemp-0123zzzz-18446744",
-            "mktemp-a1b2c3d4-99",
-        ] {
-            let slot = Slot::parse(name).expect(name);
-            let mut back = String::new();
-            slot.render(&mut back);
-            assert_eq!(back, name);
-        }
-        for other in [
-            "mktemp-abcdefgh-01",
-            "mktemp-abcdefgh-",
-            "mktemp-abcdefgh-1x",
-            "mktemp-ABCDEFGH-1",
-            "mktemp-abcdefg-1",
-            "mktemp-abcdefgh+1",
-            "mktemp-abcdefgh-99999999999999999999",
-            "mkstemp-abcdefgh--1",
-            "tmp-abcdefgh-1",
-            "mktemp-abcdefgh-2305843009213693952",
-        ] {
-            assert!(Slot::parse(other).is_none(), "{other}");
-        }
-    }
-
-    #[test]
-    fn tracked_set_is_a_map() {
-        let mut t = Tracked::default();
-        t.insert("mkstemp-aaaaaaaa-2", id(2));
-        t.insert("mktemp-aaaaaaaa-1", None);
-        t.insert("mkstemp-bbbbbbbb-2", id(3));
-        t.insert("mktemp-aaaaaaaa-2", None);
-        t.insert("user-name", id(9));
-        assert_eq!(t.len(), 5);
-        assert_eq!(t.get("mkstemp-aaaaaaaa-2"), Some(id(2)));
-        assert_eq!(t.get("mkstemp-bbbbbbbb-2"), Some(id(3)));
-        assert_eq!(t.get("mktemp-aaaaaaaa-2"), Some(None));
-        assert_eq!(t.get("user-name"), Some(id(9)));
-        assert_eq!(t.get("mktemp-aaaaaaaa-3"), None);
-        // `create` after `mktemp`: the identity replaces the name's `None`.
-        t.insert("mktemp-aaaaaaaa-1", id(4));
-        assert_eq!(t.get("mktemp-aaaaaaaa-1"), Some(id(4)));
-        assert_eq!(t.len(), 5);
-        assert_eq!(t.remove("mktemp-aaaaaaaa-1"), Some(id(4)));
-        assert_eq!(t.remove("mktemp-aaaaaaaa-1"), None);
-        assert!(!t.contains("mktemp-aaaaaaaa-1"));
-        t.insert("mktemp-aaaaaaaa-1", None);
-        assert_eq!(t.get("mktemp-aaaaaaaa-1"), Some(None));
-        assert_eq!(t.remove("user-name"), Some(id(9)));
+    fn file_names_carry_kind_random_part_and_counter() {
+        assert_eq!(file_name("mkstemp", 0, 0), "mkstemp-aaaaaaaa-0");
         assert_eq!(
-            t.names(),
-            [
-                "mktemp-aaaaaaaa-1",
-                "mktemp-aaaaaaaa-2",
-                "mkstemp-aaaaaaaa-2",
-                "mkstemp-bbbbbbbb-2"
-            ]
+            file_name("mktemp", 35, u64::MAX),
+            format!("mktemp-9aaaaaaa-{}", u64::MAX)
         );
     }
 
     #[test]
-    fn tracked_set_compacts_and_stays_consistent() {
-        let mut t = Tracked::default();
-        let name = |i: u64| format!("mkstemp-abcdefgh-{i}");
-        for i in 0..1000 {
-            t.insert(&name(i), id(i));
-        }
-        for i in (0..1000).filter(|i| i % 3 != 0) {
-            assert_eq!(t.remove(&name(i)), Some(id(i)));
-        }
-        assert_eq!(t.len(), 334);
-        assert!(t.slots.len() < 1000, "compacted");
-        for i in 0..1000 {
-            assert_eq!(t.get(&name(i)).is_some(), i % 3 == 0, "{i}");
-        }
-        let mut seen = Vec::new();
-        t.for_each(None, |n, id, sighting| {
-            assert_eq!(sighting, Sighting::Unknown);
-            seen.push((n.to_owned(), id));
-        });
-        let want: Vec<_> = (0..1000)
-            .filter(|i| i % 3 == 0)
-            .map(|i| (name(i), id(i)))
-            .collect();
-        assert_eq!(seen, want);
+    fn seeded_names_replay_and_os_names_differ() {
+        let (a, b) = (Random::new(Some(7)), Random::new(Some(7)));
+        let first: Vec<u64> = (0..4).map(|_| a.next()).collect();
+        assert_eq!(first, (0..4).map(|_| b.next()).collect::<Vec<_>>());
+        let other = Random::new(Some(8));
+        assert_ne!(first, (0..4).map(|_| other.next()).collect::<Vec<_>>());
+        let (c, d) = (Random::new(None), Random::new(None));
+        assert_ne!(c.next(), d.next());
     }
 
     #[test]
-    fn sightings_follow_the_tracked_names() {
-        let mut t = Tracked::default();
-        let listed = |ino| Listed::new(ino, Some(crate::FileKind::File));
-        for i in 1..=4 {
-            t.insert(&format!("mkstemp-abcdefgh-{i}"), id(i));
-        }
-        t.insert("notes.txt", None);
-        t.insert("gone.txt", None);
-        t.remove("mkstemp-abcdefgh-2");
-        let mut sightings = t.sightings();
-        // In directory order, with untracked and forgotten names among them.
-        for (name, ino) in [
-            ("notes.txt", 9),
-            ("mkstemp-abcdefgh-3", 3),
-            ("mkstemp-abcdefgh-2", 2),
-            ("stranger", 7),
-            ("mkstemp-zzzzzzzz-1", 8),
-            ("mkstemp-abcdefgh-1", 1),
-        ] {
-            t.sight(&mut sightings, name, listed(ino));
-        }
-        let mut seen = Vec::new();
-        t.for_each(Some(&sightings), |n, _, sighting| {
-            seen.push((n.to_owned(), sighting))
-        });
-        seen.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(
-            seen,
-            vec![
-                ("gone.txt".to_owned(), Sighting::Absent),
-                ("mkstemp-abcdefgh-1".to_owned(), Sighting::Listed(listed(1))),
-                ("mkstemp-abcdefgh-3".to_owned(), Sighting::Listed(listed(3))),
-                ("mkstemp-abcdefgh-4".to_owned(), Sighting::Absent),
-                ("notes.txt".to_owned(), Sighting::Listed(listed(9))),
-            ]
-        );
-    }
-
-    /// Listings in creation order and in its reverse, with a forgotten name (a tombstone
-    /// whose file is still there) in the run: every live name is sighted at its slot.
-    #[test]
-    fn sightings_in_either_order_match_every_slot() {
-        let name = |i: u64| format!("mkstemp-abcdefgh-{i}");
-        let mut t = Tracked::default();
-        for i in 1..=50 {
-            t.insert(&name(i), id(i));
-        }
-        t.remove(&name(20));
-        for order in [
-            (1..=50).collect::<Vec<u64>>(),
-            (1..=50).rev().collect::<Vec<u64>>(),
-        ] {
-            let mut sightings = t.sightings();
-            for &i in &order {
-                t.sight(
-                    &mut sightings,
-                    &name(i),
-                    Listed::new(i, Some(crate::FileKind::File)),
-                );
-            }
-            let mut seen = Vec::new();
-            t.for_each(Some(&sightings), |n, _, sighting| {
-                seen.push((n.to_owned(), sighting));
-            });
-            let want: Vec<_> = (1..=50)
-                .filter(|&i| i != 20)
-                .map(|i| {
-                    let listed = Listed::new(i, Some(crate::FileKind::File));
-                    (name(i), Sighting::Listed(listed))
-                })
-                .collect();
-            assert_eq!(seen, want, "order {:?}", &order[..3]);
-        }
+    fn remove_if_forgets_only_the_generation_it_saw() {
+        let mut tracked = Tracked::default();
+        tracked.insert("x", 1);
+        tracked.insert("x", 2);
+        tracked.remove_if("x", 1);
+        assert_eq!(tracked.get("x"), Some(2));
+        tracked.remove_if("x", 2);
+        assert!(!tracked.contains("x"));
     }
 }

@@ -1,204 +1,148 @@
 //! `MemoryBackend`: the core's backend trait over a `MemoryFs`, through handles.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::io;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::{Backend, Error, FileId, Listed, Meta, Op};
+use tempdir_core::{Backend, Error, FileId, FileKind, Meta, Op};
 
 use crate::Errno;
 use crate::fault::FaultOp;
 use crate::file::MemoryFile;
-use crate::fs::{Handle, Ino, MemoryFs};
+use crate::fs::{Handle, Ino, MemoryFs, Opened};
 use crate::meta::MemoryMetadata;
 
-/// The backend operation about to run, as a [hook](MemoryFs::set_hook) sees it.
+/// The backend operation about to run, as a [hook](MemoryFs::set_hook) sees it and the
+/// trace prints it.
 ///
 /// `dir` is the absolute path of the directory the operation works in, as the backend
-/// knows it: the root's path, or the root's path joined with the name `make_dir` made.
-/// The operation itself goes through the handle, wherever that directory now is.
+/// knows it: the root's path, or the root's path joined with the name
+/// [`open_dir`](Backend::open_dir) opened. The operation itself goes through the handle,
+/// wherever that directory now is. For [`set_file_mode`](Backend::set_file_mode) and the
+/// reads and writes of a [`MemoryFile`], `dir` and `name` split the path the file was
+/// created or opened at.
+///
+/// ```
+/// use tempdir_memory::{BackendOp, FaultOp, MemoryFs};
+///
+/// let fs = MemoryFs::new();
+/// // Plant a file right before each file the backend creates, at the same name.
+/// fs.set_hook(|fs, op: &BackendOp| {
+///     if let BackendOp { op: FaultOp::CreateFile, .. } = op {
+///         let _ = fs.as_uid(1001).write(op.path(), "planted");
+///     }
+/// });
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum BackendOp {
-    /// `make_dir(name)` in the root.
-    MakeDir {
-        /// The root's path.
-        dir: Utf8PathBuf,
-        /// The new directory's name.
-        name: String,
-    },
-    /// `lock_shared` on the temporary directory.
-    Lock {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-    },
-    /// `dir_meta` of the temporary directory.
-    DirMeta {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-    },
-    /// `root_entry(name)`.
-    RootEntry {
-        /// The root's path.
-        dir: Utf8PathBuf,
-        /// The name looked up.
-        name: String,
-    },
-    /// `remove_dir(name)` in the root.
-    RemoveDir {
-        /// The root's path.
-        dir: Utf8PathBuf,
-        /// The directory's name.
-        name: String,
-    },
-    /// `create_file(dir, name)`.
-    CreateFile {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-        /// The file's name.
-        name: String,
-    },
-    /// `open_file(dir, name)`.
-    OpenFile {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-        /// The file's name.
-        name: String,
-    },
-    /// `entry(dir, name)`.
-    Entry {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-        /// The name looked up.
-        name: String,
-    },
-    /// `remove_file(dir, name)`.
-    RemoveFile {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-        /// The name unlinked.
-        name: String,
-    },
-    /// `touch(dir, name)`; `name` is `None` for the directory itself.
-    Touch {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-        /// The entry touched, if not the directory.
-        name: Option<String>,
-    },
-    /// `list(dir)`.
-    List {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-    },
-    /// `scan(dir)`: the listing with inode numbers and kinds.
-    Scan {
-        /// The directory's path.
-        dir: Utf8PathBuf,
-    },
-    /// A read on a [`MemoryFile`].
-    Read {
-        /// The path the file was created or opened at.
-        path: Utf8PathBuf,
-        /// The buffer's length.
-        len: usize,
-    },
-    /// A write on a [`MemoryFile`].
-    Write {
-        /// The path the file was created or opened at.
-        path: Utf8PathBuf,
-        /// How many bytes are written.
-        len: usize,
-    },
+pub struct BackendOp {
+    /// Which operation it is.
+    pub op: FaultOp,
+    /// The directory it works in.
+    pub dir: Utf8PathBuf,
+    /// The entry's name, for the operations that take one (`touch` of the directory
+    /// itself takes none), and the file's for reads, writes and `set_file_mode`.
+    pub name: Option<String>,
+    /// The new name, for `rename_at`.
+    pub to: Option<String>,
+    /// The mode asked for, for `make_dir`, `create_file` and the `set_*mode*` calls.
+    pub mode: Option<u32>,
+    /// The buffer's length, for reads and writes.
+    pub len: Option<usize>,
 }
 
 impl BackendOp {
+    /// An operation on `dir` itself; the `with_*` methods add the rest.
+    pub(crate) fn new(op: FaultOp, dir: &Utf8Path) -> BackendOp {
+        BackendOp {
+            op,
+            dir: dir.to_owned(),
+            name: None,
+            to: None,
+            mode: None,
+            len: None,
+        }
+    }
+
+    /// An operation on an open file: the path it was created or opened at, split.
+    pub(crate) fn on_file(op: FaultOp, path: &Utf8Path) -> BackendOp {
+        let dir = path.parent().unwrap_or(path);
+        let mut made = BackendOp::new(op, dir);
+        made.name = path.file_name().map(str::to_owned);
+        made
+    }
+
+    pub(crate) fn with_name(mut self, name: &str) -> BackendOp {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    pub(crate) fn with_to(mut self, to: &str) -> BackendOp {
+        self.to = Some(to.to_owned());
+        self
+    }
+
+    pub(crate) fn with_mode(mut self, mode: u32) -> BackendOp {
+        self.mode = Some(mode);
+        self
+    }
+
+    pub(crate) fn with_len(mut self, len: usize) -> BackendOp {
+        self.len = Some(len);
+        self
+    }
+
     /// Which operation it is, as [`Fault`](crate::Fault)s name them.
     pub fn fault_op(&self) -> FaultOp {
-        match self {
-            BackendOp::MakeDir { .. } => FaultOp::MakeDir,
-            BackendOp::Lock { .. } => FaultOp::Lock,
-            BackendOp::DirMeta { .. } => FaultOp::DirMeta,
-            BackendOp::RootEntry { .. } => FaultOp::RootEntry,
-            BackendOp::RemoveDir { .. } => FaultOp::RemoveDir,
-            BackendOp::CreateFile { .. } => FaultOp::CreateFile,
-            BackendOp::OpenFile { .. } => FaultOp::OpenFile,
-            BackendOp::Entry { .. } => FaultOp::Entry,
-            BackendOp::RemoveFile { .. } => FaultOp::RemoveFile,
-            BackendOp::Touch { .. } => FaultOp::Touch,
-            BackendOp::List { .. } => FaultOp::List,
-            BackendOp::Scan { .. } => FaultOp::Scan,
-            BackendOp::Read { .. } => FaultOp::Read,
-            BackendOp::Write { .. } => FaultOp::Write,
-        }
+        self.op
     }
 
-    /// The entry's name, for the operations that take one (a file's name for reads and
-    /// writes).
+    /// The entry's name, if the operation takes one.
     pub fn name(&self) -> Option<&str> {
-        match self {
-            BackendOp::MakeDir { name, .. }
-            | BackendOp::RootEntry { name, .. }
-            | BackendOp::RemoveDir { name, .. }
-            | BackendOp::CreateFile { name, .. }
-            | BackendOp::OpenFile { name, .. }
-            | BackendOp::Entry { name, .. }
-            | BackendOp::RemoveFile { name, .. } => Some(name),
-            BackendOp::Touch { name, .. } => name.as_deref(),
-            BackendOp::Read { path, .. } | BackendOp::Write { path, .. } => path.file_name(),
-            BackendOp::Lock { .. }
-            | BackendOp::DirMeta { .. }
-            | BackendOp::List { .. }
-            | BackendOp::Scan { .. } => None,
-        }
+        self.name.as_deref()
     }
 
-    /// The absolute path the operation is about: the entry's (`dir` joined with `name`),
-    /// or the directory's for operations on the directory itself.
+    /// The absolute path the operation is about: the entry's (`dir` joined with `name`,
+    /// the source's for `rename_at`), or the directory's for operations on the directory
+    /// itself.
     pub fn path(&self) -> Utf8PathBuf {
-        match self {
-            BackendOp::Read { path, .. } | BackendOp::Write { path, .. } => path.clone(),
-            BackendOp::Lock { dir }
-            | BackendOp::DirMeta { dir }
-            | BackendOp::List { dir }
-            | BackendOp::Scan { dir } => dir.clone(),
-            BackendOp::Touch { dir, name: None } => dir.clone(),
-            BackendOp::MakeDir { dir, name }
-            | BackendOp::RootEntry { dir, name }
-            | BackendOp::RemoveDir { dir, name }
-            | BackendOp::CreateFile { dir, name }
-            | BackendOp::OpenFile { dir, name }
-            | BackendOp::Entry { dir, name }
-            | BackendOp::RemoveFile { dir, name }
-            | BackendOp::Touch {
-                dir,
-                name: Some(name),
-            } => dir.join(name),
+        match &self.name {
+            Some(name) => self.dir.join(name),
+            None => self.dir.clone(),
         }
     }
 }
 
 impl fmt::Display for BackendOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.fault_op(), self.path())?;
-        match self {
-            BackendOp::Read { len, .. } | BackendOp::Write { len, .. } => {
-                write!(f, " ({len} bytes)")
-            }
-            _ => Ok(()),
+        write!(f, "{} {}", self.op, self.path())?;
+        if let Some(to) = &self.to {
+            write!(f, " {}", self.dir.join(to))?;
         }
+        if let Some(mode) = self.mode {
+            write!(f, " mode={mode:o}")?;
+        }
+        if let Some(len) = self.len {
+            write!(f, " ({len} bytes)")?;
+        }
+        Ok(())
     }
 }
 
 /// A [`Backend`] over a [`MemoryFs`]: a handle on a root directory, in which the core
 /// makes its temporary directory, acting as the uid of the view it was made from.
 ///
-/// Every operation goes through a handle (the root's, or a [`MemoryDir`]) and **never
-/// follows a symlink**: `create_file` on a symlink is `AlreadyExists`, `open_file` on one
-/// is `ELOOP`, `entry` reports it as [`FileKind::Symlink`](tempdir_core::FileKind).
-/// Directories are made with mode exactly `0700` and files `0600`, whatever the umask.
-/// Names come from the filesystem's seeded generator. Before each operation the
-/// filesystem's hook runs and its faults are checked.
+/// It is a model of the kernel's calls, not of the library's policy: every operation goes
+/// through a handle (the root's, or a [`MemoryDir`]) with the semantics and errors of the
+/// Linux call its method names. The umask applies to what it creates, a non-root uid
+/// needs the permission bits the kernel would ask for (root bypasses them), and nothing
+/// is followed through a symlink except by [`set_mode_at`](Backend::set_mode_at), as
+/// `fchmodat` does: `create_file` on a symlink is `AlreadyExists`, `open_dir` and
+/// `open_file` on one are `ELOOP`, `root_entry` reports it as
+/// [`FileKind::Symlink`](tempdir_core::FileKind). The name seed comes from the
+/// filesystem's seeded generator. Before each operation the filesystem's hook runs and its
+/// faults are checked.
 ///
 /// ```
 /// use tempdir_core::TemporaryDirectory;
@@ -229,9 +173,9 @@ impl fmt::Debug for MemoryBackend {
     }
 }
 
-/// A handle on a directory made by [`MemoryBackend`]: it keeps the inode (and its
-/// identity) after the directory is removed, as an open fd does, and holds the shared
-/// `flock` [`lock_shared`](Backend::lock_shared) took until it is dropped.
+/// A directory opened by [`MemoryBackend::open_dir`](Backend::open_dir): it keeps the
+/// inode (and its identity) after the directory is removed, as an open fd does, and holds
+/// the shared `flock` [`lock_shared`](Backend::lock_shared) took until it is dropped.
 pub struct MemoryDir {
     handle: Handle,
     path: Utf8PathBuf,
@@ -248,7 +192,7 @@ impl fmt::Debug for MemoryDir {
 }
 
 impl MemoryDir {
-    /// The path the directory was made at (it may have moved or gone since).
+    /// The path the directory was opened at (it may have moved or gone since).
     pub fn path(&self) -> &Utf8Path {
         &self.path
     }
@@ -310,8 +254,8 @@ impl MemoryBackend {
         self.fs.lock().metadata(dir.handle.ino)
     }
 
-    fn root_op(&self, kind: fn(Utf8PathBuf, String) -> BackendOp, name: &str) -> BackendOp {
-        kind(self.root_path.clone(), name.to_owned())
+    fn root_op(&self, op: FaultOp) -> BackendOp {
+        BackendOp::new(op, &self.root_path)
     }
 
     /// A handle from another filesystem is `EBADF`, as an fd of another process would be.
@@ -321,11 +265,6 @@ impl MemoryBackend {
         } else {
             Err(Errno::EBADF.into())
         }
-    }
-
-    fn file(&self, dir: &MemoryDir, name: &str, ino: u64) -> (MemoryFile, FileId) {
-        let file = MemoryFile::new(&self.fs, Handle::new(&self.fs, ino), dir.path.join(name));
-        (file, crate::state::file_id(ino))
     }
 }
 
@@ -337,29 +276,95 @@ impl Backend for MemoryBackend {
         &self.root_path
     }
 
-    fn random(&self) -> u64 {
-        self.fs.random_u64()
+    /// Drawn from the filesystem's seeded generator, so that runs replay.
+    fn seed(&self) -> Option<u64> {
+        Some(self.fs.random_u64())
     }
 
-    fn make_dir(&self, name: &str) -> io::Result<(MemoryDir, FileId)> {
-        let op = self.root_op(|dir, name| BackendOp::MakeDir { dir, name }, name);
+    fn euid(&self) -> Option<u32> {
+        Some(self.fs.uid())
+    }
+
+    fn root_meta(&self) -> io::Result<Meta> {
+        let root = self.root.ino;
+        self.fs
+            .backend_call(&self.root_op(FaultOp::RootMeta), |state, _| {
+                Ok(state.meta(root))
+            })
+    }
+
+    fn root_entry(&self, name: &str) -> io::Result<Option<Meta>> {
+        let op = self.root_op(FaultOp::RootEntry).with_name(name);
+        let root = self.root.ino;
+        self.fs
+            .backend_call(&op, |state, actor| state.entry_at(actor, root, name))
+    }
+
+    fn make_dir(&self, name: &str, mode: u32) -> io::Result<()> {
+        let op = self
+            .root_op(FaultOp::MakeDir)
+            .with_name(name)
+            .with_mode(mode);
+        let root = self.root.ino;
+        self.fs.backend_call(&op, |state, actor| {
+            state.make_dir_at(actor, root, name, mode)
+        })
+    }
+
+    fn set_mode_at(&self, name: &str, mode: u32) -> io::Result<()> {
+        let op = self
+            .root_op(FaultOp::SetModeAt)
+            .with_name(name)
+            .with_mode(mode);
+        let root = self.root.ino;
+        self.fs.backend_call(&op, |state, actor| {
+            state.set_mode_at(actor, root, name, mode)
+        })
+    }
+
+    fn open_dir(&self, name: &str) -> io::Result<MemoryDir> {
+        let op = self.root_op(FaultOp::OpenDir).with_name(name);
         let root = self.root.ino;
         let Ino(ino) = self.fs.backend_call(&op, |state, actor| {
-            state.make_dir_at(actor, root, name).map(Ino)
+            state.open_dir_at(actor, root, name).map(Ino)
         })?;
-        let dir = MemoryDir {
+        Ok(MemoryDir {
             handle: Handle::new(&self.fs, ino),
             path: self.root_path.join(name),
-        };
-        let id = dir.id();
-        Ok((dir, id))
+        })
+    }
+
+    fn rename_at(&self, from: &str, to: &str) -> io::Result<()> {
+        let op = self.root_op(FaultOp::RenameAt).with_name(from).with_to(to);
+        let root = self.root.ino;
+        self.fs
+            .backend_call(&op, |state, actor| state.rename_at(actor, root, from, to))
+    }
+
+    fn remove_dir(&self, name: &str) -> io::Result<()> {
+        let op = self.root_op(FaultOp::RemoveDir).with_name(name);
+        let root = self.root.ino;
+        self.fs
+            .backend_call(&op, |state, actor| state.remove_dir_at(actor, root, name))
+    }
+
+    fn dir_meta(&self, dir: &MemoryDir) -> io::Result<Meta> {
+        self.check_dir(dir)?;
+        let op = BackendOp::new(FaultOp::DirMeta, &dir.path);
+        self.fs
+            .backend_call(&op, |state, _| Ok(state.meta(dir.handle.ino)))
+    }
+
+    fn set_dir_mode(&self, dir: &MemoryDir, mode: u32) -> io::Result<()> {
+        self.check_dir(dir)?;
+        let op = BackendOp::new(FaultOp::SetDirMode, &dir.path).with_mode(mode);
+        self.fs
+            .backend_call(&op, |state, actor| state.chmod(actor, dir.handle.ino, mode))
     }
 
     fn lock_shared(&self, dir: &MemoryDir) -> io::Result<()> {
         self.check_dir(dir)?;
-        let op = BackendOp::Lock {
-            dir: dir.path.clone(),
-        };
+        let op = BackendOp::new(FaultOp::Lock, &dir.path);
         self.fs.backend_call(&op, |state, _| {
             if dir.handle.mark_locked() {
                 state.lock_shared(dir.handle.ino);
@@ -368,59 +373,55 @@ impl Backend for MemoryBackend {
         })
     }
 
-    fn dir_meta(&self, dir: &MemoryDir) -> io::Result<Meta> {
+    fn create_file(&self, dir: &MemoryDir, name: &str, mode: u32) -> io::Result<MemoryFile> {
         self.check_dir(dir)?;
-        let op = BackendOp::DirMeta {
-            dir: dir.path.clone(),
-        };
-        self.fs
-            .backend_call(&op, |state, _| Ok(state.meta(dir.handle.ino)))
-    }
-
-    fn root_entry(&self, name: &str) -> io::Result<Option<Meta>> {
-        let op = self.root_op(|dir, name| BackendOp::RootEntry { dir, name }, name);
-        let root = self.root.ino;
-        self.fs
-            .backend_call(&op, |state, actor| state.entry_at(actor, root, name))
-    }
-
-    fn remove_dir(&self, name: &str) -> io::Result<()> {
-        let op = self.root_op(|dir, name| BackendOp::RemoveDir { dir, name }, name);
-        let root = self.root.ino;
-        self.fs
-            .backend_call(&op, |state, actor| state.remove_dir_at(actor, root, name))
-    }
-
-    fn create_file(&self, dir: &MemoryDir, name: &str) -> io::Result<(MemoryFile, FileId)> {
-        self.check_dir(dir)?;
-        let op = BackendOp::CreateFile {
-            dir: dir.path.clone(),
-            name: name.to_owned(),
-        };
+        let op = BackendOp::new(FaultOp::CreateFile, &dir.path)
+            .with_name(name)
+            .with_mode(mode);
         let Ino(ino) = self.fs.backend_call(&op, |state, actor| {
-            state.create_file_at(actor, dir.handle.ino, name).map(Ino)
+            state
+                .create_file_at(actor, dir.handle.ino, name, mode)
+                .map(Ino)
         })?;
-        Ok(self.file(dir, name, ino))
+        let handle = Handle::new(&self.fs, ino);
+        Ok(MemoryFile::new(
+            &self.fs,
+            handle,
+            dir.path.join(name),
+            false,
+        ))
     }
 
-    fn open_file(&self, dir: &MemoryDir, name: &str) -> io::Result<(MemoryFile, FileId)> {
+    fn set_file_mode(&self, file: &MemoryFile, mode: u32) -> io::Result<()> {
+        if !file.handle().belongs_to(&self.fs) {
+            return Err(Errno::EBADF.into());
+        }
+        let op = BackendOp::on_file(FaultOp::SetFileMode, file.path()).with_mode(mode);
+        let ino = file.handle().ino;
+        self.fs
+            .backend_call(&op, |state, actor| state.chmod(actor, ino, mode))
+    }
+
+    /// A FIFO (or any special file) opens at once, with [`FileKind::Other`]; reading or
+    /// writing it fails with `EAGAIN` and seeking with `ESPIPE`
+    /// ([`MemoryFs::mkfifo`]).
+    fn open_file(&self, dir: &MemoryDir, name: &str) -> io::Result<(MemoryFile, FileKind)> {
         self.check_dir(dir)?;
-        let op = BackendOp::OpenFile {
-            dir: dir.path.clone(),
-            name: name.to_owned(),
-        };
-        let Ino(ino) = self.fs.backend_call(&op, |state, actor| {
-            state.open_file_at(actor, dir.handle.ino, name).map(Ino)
+        let op = BackendOp::new(FaultOp::OpenFile, &dir.path).with_name(name);
+        let Opened(ino, kind) = self.fs.backend_call(&op, |state, actor| {
+            state
+                .open_file_at(actor, dir.handle.ino, name)
+                .map(|(ino, kind)| Opened(ino, kind))
         })?;
-        Ok(self.file(dir, name, ino))
+        let handle = Handle::new(&self.fs, ino);
+        let special = kind != FileKind::File;
+        let file = MemoryFile::new(&self.fs, handle, dir.path.join(name), special);
+        Ok((file, kind))
     }
 
     fn entry(&self, dir: &MemoryDir, name: &str) -> io::Result<Option<Meta>> {
         self.check_dir(dir)?;
-        let op = BackendOp::Entry {
-            dir: dir.path.clone(),
-            name: name.to_owned(),
-        };
+        let op = BackendOp::new(FaultOp::Entry, &dir.path).with_name(name);
         self.fs.backend_call(&op, |state, actor| {
             state.entry_at(actor, dir.handle.ino, name)
         })
@@ -428,10 +429,7 @@ impl Backend for MemoryBackend {
 
     fn remove_file(&self, dir: &MemoryDir, name: &str) -> io::Result<()> {
         self.check_dir(dir)?;
-        let op = BackendOp::RemoveFile {
-            dir: dir.path.clone(),
-            name: name.to_owned(),
-        };
+        let op = BackendOp::new(FaultOp::RemoveFile, &dir.path).with_name(name);
         self.fs.backend_call(&op, |state, actor| {
             state.remove_file_at(actor, dir.handle.ino, name)
         })
@@ -439,36 +437,19 @@ impl Backend for MemoryBackend {
 
     fn touch(&self, dir: &MemoryDir, name: Option<&str>) -> io::Result<()> {
         self.check_dir(dir)?;
-        let op = BackendOp::Touch {
-            dir: dir.path.clone(),
-            name: name.map(str::to_owned),
-        };
+        let mut op = BackendOp::new(FaultOp::Touch, &dir.path);
+        op.name = name.map(str::to_owned);
         self.fs.backend_call(&op, |state, actor| {
             state.touch_at(actor, dir.handle.ino, name)
         })
     }
 
-    fn list(&self, dir: &MemoryDir) -> io::Result<Vec<String>> {
+    fn list(&self, dir: &MemoryDir) -> io::Result<Vec<OsString>> {
         self.check_dir(dir)?;
-        let op = BackendOp::List {
-            dir: dir.path.clone(),
-        };
-        self.fs
-            .backend_call(&op, |state, actor| state.list_at(actor, dir.handle.ino))
-    }
-
-    /// Always a listing: inode numbers are never reused here, so one identifies a file.
-    fn scan(&self, dir: &MemoryDir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
-        self.check_dir(dir)?;
-        let op = BackendOp::Scan {
-            dir: dir.path.clone(),
-        };
-        let listed = self
+        let op = BackendOp::new(FaultOp::List, &dir.path);
+        let names = self
             .fs
-            .backend_call(&op, |state, actor| state.scan_at(actor, dir.handle.ino))?;
-        for (name, listed) in &listed {
-            visit(name, *listed);
-        }
-        Ok(true)
+            .backend_call(&op, |state, actor| state.list_at(actor, dir.handle.ino))?;
+        Ok(names.into_iter().map(OsString::from).collect())
     }
 }

@@ -26,7 +26,8 @@ pub enum Errno {
     EIO = 5,
     /// Bad file descriptor (9).
     EBADF = 9,
-    /// Resource temporarily unavailable, also `EWOULDBLOCK` (11).
+    /// Resource temporarily unavailable, also `EWOULDBLOCK` (11): reading or writing a
+    /// special file, which would otherwise block.
     EAGAIN = 11,
     /// Out of memory (12).
     ENOMEM = 12,
@@ -52,6 +53,8 @@ pub enum Errno {
     EFBIG = 27,
     /// No space left on device (28).
     ENOSPC = 28,
+    /// Illegal seek (29): seeking on a special file.
+    ESPIPE = 29,
     /// Read-only file system (30).
     EROFS = 30,
     /// Too many links (31).
@@ -93,6 +96,7 @@ impl Errno {
             Errno::EMFILE => "EMFILE",
             Errno::EFBIG => "EFBIG",
             Errno::ENOSPC => "ENOSPC",
+            Errno::ESPIPE => "ESPIPE",
             Errno::EROFS => "EROFS",
             Errno::EMLINK => "EMLINK",
             Errno::ENAMETOOLONG => "ENAMETOOLONG",
@@ -143,9 +147,11 @@ impl Errno {
             Errno::EMLINK => K::TooManyLinks,
             Errno::ENOTEMPTY => K::DirectoryNotEmpty,
             Errno::EDQUOT => K::QuotaExceeded,
-            // `FilesystemLoop` is unstable and `InvalidFilename` newer than our MSRV; std
-            // says `Uncategorized` for the rest. `Other` is the closest we may name.
+            // `FilesystemLoop` and `NotSeekable` are unstable and `InvalidFilename` newer
+            // than our MSRV; std says `Uncategorized` for the rest. `Other` is the closest we
+            // may name.
             Errno::EIO
+            | Errno::ESPIPE
             | Errno::EBADF
             | Errno::ENFILE
             | Errno::EMFILE
@@ -155,7 +161,7 @@ impl Errno {
     }
 }
 
-const ALL: [Errno; 24] = [
+const ALL: [Errno; 25] = [
     Errno::EPERM,
     Errno::ENOENT,
     Errno::EINTR,
@@ -174,6 +180,7 @@ const ALL: [Errno; 24] = [
     Errno::EMFILE,
     Errno::EFBIG,
     Errno::ENOSPC,
+    Errno::ESPIPE,
     Errno::EROFS,
     Errno::EMLINK,
     Errno::ENAMETOOLONG,

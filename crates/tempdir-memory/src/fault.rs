@@ -4,24 +4,44 @@ use std::fmt;
 
 use crate::Errno;
 
-/// The operation a [`Fault`] (or a [`BackendOp`](crate::BackendOp)) is about: one per
-/// [`Backend`](tempdir_core::Backend) method, plus reads and writes on a
-/// [`MemoryFile`](crate::MemoryFile).
+/// Which operation it is: one per filesystem call of the [`Backend`] trait, plus reads and
+/// writes on a [`MemoryFile`](crate::MemoryFile). [`Fault`]s name the operations they make
+/// fail, and a [`BackendOp`](crate::BackendOp) says which one is about to run.
+///
+/// [`Backend::root`], [`Backend::seed`] and [`Backend::euid`] ask the filesystem nothing
+/// that can fail, so they have none.
+///
+/// [`Backend`]: tempdir_core::Backend
+/// [`Backend::root`]: tempdir_core::Backend::root
+/// [`Backend::seed`]: tempdir_core::Backend::seed
+/// [`Backend::euid`]: tempdir_core::Backend::euid
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum FaultOp {
-    /// `Backend::make_dir`.
-    MakeDir,
-    /// `Backend::lock_shared`.
-    Lock,
-    /// `Backend::dir_meta`.
-    DirMeta,
+    /// `Backend::root_meta`.
+    RootMeta,
     /// `Backend::root_entry`.
     RootEntry,
+    /// `Backend::make_dir`.
+    MakeDir,
+    /// `Backend::set_mode_at`.
+    SetModeAt,
+    /// `Backend::open_dir`.
+    OpenDir,
+    /// `Backend::rename_at`.
+    RenameAt,
     /// `Backend::remove_dir`.
     RemoveDir,
+    /// `Backend::dir_meta`.
+    DirMeta,
+    /// `Backend::set_dir_mode`.
+    SetDirMode,
+    /// `Backend::lock_shared`.
+    Lock,
     /// `Backend::create_file`.
     CreateFile,
+    /// `Backend::set_file_mode`.
+    SetFileMode,
     /// `Backend::open_file`.
     OpenFile,
     /// `Backend::entry`.
@@ -32,8 +52,6 @@ pub enum FaultOp {
     Touch,
     /// `Backend::list`.
     List,
-    /// `Backend::scan`.
-    Scan,
     /// `Read::read` on a [`MemoryFile`](crate::MemoryFile).
     Read,
     /// `Write::write` on a [`MemoryFile`](crate::MemoryFile).
@@ -41,21 +59,50 @@ pub enum FaultOp {
 }
 
 impl FaultOp {
-    /// The name used in traces (`"create_file"`).
+    /// Every operation, in declaration order.
+    pub const ALL: [FaultOp; 19] = [
+        FaultOp::RootMeta,
+        FaultOp::RootEntry,
+        FaultOp::MakeDir,
+        FaultOp::SetModeAt,
+        FaultOp::OpenDir,
+        FaultOp::RenameAt,
+        FaultOp::RemoveDir,
+        FaultOp::DirMeta,
+        FaultOp::SetDirMode,
+        FaultOp::Lock,
+        FaultOp::CreateFile,
+        FaultOp::SetFileMode,
+        FaultOp::OpenFile,
+        FaultOp::Entry,
+        FaultOp::RemoveFile,
+        FaultOp::Touch,
+        FaultOp::List,
+        FaultOp::Read,
+        FaultOp::Write,
+    ];
+
+    /// The name used in traces: the `Backend` method's (`"create_file"`), or `"read"` and
+    /// `"write"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            FaultOp::MakeDir => "make_dir",
-            FaultOp::Lock => "lock_shared",
-            FaultOp::DirMeta => "dir_meta",
+            FaultOp::RootMeta => "root_meta",
             FaultOp::RootEntry => "root_entry",
+            FaultOp::MakeDir => "make_dir",
+            FaultOp::SetModeAt => "set_mode_at",
+            FaultOp::OpenDir => "open_dir",
+            FaultOp::RenameAt => "rename_at",
             FaultOp::RemoveDir => "remove_dir",
+            FaultOp::DirMeta => "dir_meta",
+            FaultOp::SetDirMode => "set_dir_mode",
+            FaultOp::Lock => "lock_shared",
             FaultOp::CreateFile => "create_file",
+            FaultOp::SetFileMode => "set_file_mode",
             FaultOp::OpenFile => "open_file",
             FaultOp::Entry => "entry",
             FaultOp::RemoveFile => "remove_file",
             FaultOp::Touch => "touch",
             FaultOp::List => "list",
-            FaultOp::Scan => "scan",
             FaultOp::Read => "read",
             FaultOp::Write => "write",
         }
@@ -139,10 +186,11 @@ impl Fault {
 
     /// Only calls about this entry match: a bare name (no `/`) matches an entry of that
     /// name in any directory; anything else is compared with the absolute path the backend
-    /// knows the entry by (root path joined with the names it made). For operations on a
-    /// directory itself (`lock_shared`, `dir_meta`, `list`, `touch(dir, None)`) that is
-    /// the directory's path; for file reads and writes, the path the file was created or
-    /// opened at.
+    /// knows the entry by, [`BackendOp::path`](crate::BackendOp::path): the root's path
+    /// joined with the name (the source's, for `rename_at`); for operations on a directory
+    /// itself (`root_meta`, `dir_meta`, `set_dir_mode`, `lock_shared`, `list`,
+    /// `touch(dir, None)`) the directory's path; for `set_file_mode` and file reads and
+    /// writes, the path the file was created or opened at.
     pub fn on_path(mut self, path: impl Into<String>) -> Self {
         self.path = Some(path.into());
         self
@@ -217,7 +265,7 @@ mod tests {
     fn nth_first_and_every_count_matching_calls_per_fault() {
         let mut faults = vec![
             ArmedFault::new(Fault::new(FaultOp::CreateFile, Errno::ENOSPC).nth(2)),
-            ArmedFault::new(Fault::new(FaultOp::Entry, Errno::EIO).first()),
+            ArmedFault::new(Fault::new(FaultOp::RootEntry, Errno::EIO).first()),
             ArmedFault::new(Fault::new(FaultOp::List, Errno::EINTR)),
         ];
         let create = |f: &mut Vec<ArmedFault>| check(f, FaultOp::CreateFile, "/t/a", Some("a"));
@@ -225,10 +273,13 @@ mod tests {
         assert_eq!(create(&mut faults), Some(Errno::ENOSPC));
         assert_eq!(create(&mut faults), None);
         assert_eq!(
-            check(&mut faults, FaultOp::Entry, "/t/a", Some("a")),
+            check(&mut faults, FaultOp::RootEntry, "/t/a", Some("a")),
             Some(Errno::EIO)
         );
-        assert_eq!(check(&mut faults, FaultOp::Entry, "/t/a", Some("a")), None);
+        assert_eq!(
+            check(&mut faults, FaultOp::RootEntry, "/t/a", Some("a")),
+            None
+        );
         for _ in 0..3 {
             assert_eq!(
                 check(&mut faults, FaultOp::List, "/t", None),
@@ -243,7 +294,7 @@ mod tests {
         assert!(bare.matches(FaultOp::RemoveFile, "/x/a", Some("a")));
         assert!(bare.matches(FaultOp::RemoveFile, "/y/a", Some("a")));
         assert!(!bare.matches(FaultOp::RemoveFile, "/y/b", Some("b")));
-        assert!(!bare.matches(FaultOp::Entry, "/y/a", Some("a")));
+        assert!(!bare.matches(FaultOp::OpenFile, "/y/a", Some("a")));
         let full = Fault::new(FaultOp::RemoveFile, Errno::EACCES).on_path("/x/a");
         assert!(full.matches(FaultOp::RemoveFile, "/x/a", Some("a")));
         assert!(!full.matches(FaultOp::RemoveFile, "/y/a", Some("a")));

@@ -8,6 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use tempdir_core::FileId;
 
 use crate::Errno;
+use crate::FaultOp;
 use crate::backend::BackendOp;
 use crate::fs::{Bytes, Handle, MemoryFs};
 use crate::meta::MemoryMetadata;
@@ -23,6 +24,10 @@ pub const MAX_FILE_SIZE: u64 = 1 << 30;
 /// against its faults ([`FaultOp::Read`](crate::FaultOp::Read),
 /// [`FaultOp::Write`](crate::FaultOp::Write)) and is traced. Like `File`, `&MemoryFile`
 /// reads, writes and seeks too; the position is shared.
+///
+/// A `MemoryFile` on a special file ([`MemoryFs::mkfifo`]) holds no data: reads and writes
+/// fail with `EAGAIN` (`WouldBlock`, what a non-blocking FIFO says when it cannot go on),
+/// seeks with `ESPIPE` and [`set_len`](Self::set_len) with `EINVAL`.
 ///
 /// ```
 /// use std::io::{Read, Seek, SeekFrom, Write};
@@ -46,6 +51,8 @@ pub struct MemoryFile {
     handle: Handle,
     path: Utf8PathBuf,
     pos: AtomicU64,
+    /// A special file: no data, no position.
+    special: bool,
 }
 
 impl fmt::Debug for MemoryFile {
@@ -59,13 +66,23 @@ impl fmt::Debug for MemoryFile {
 }
 
 impl MemoryFile {
-    pub(crate) fn new(fs: &MemoryFs, handle: Handle, path: Utf8PathBuf) -> MemoryFile {
+    pub(crate) fn new(
+        fs: &MemoryFs,
+        handle: Handle,
+        path: Utf8PathBuf,
+        special: bool,
+    ) -> MemoryFile {
         MemoryFile {
             fs: fs.clone(),
             handle,
             path,
             pos: AtomicU64::new(0),
+            special,
         }
+    }
+
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
     }
 
     /// `fstat`: what the inode is now (`nlink` 0 once unlinked).
@@ -85,12 +102,17 @@ impl MemoryFile {
 
     /// `ftruncate`: cuts or zero-extends the content to `len` bytes.
     pub fn set_len(&self, len: u64) -> io::Result<()> {
+        if self.special {
+            return Err(Errno::EINVAL.into());
+        }
         if len > MAX_FILE_SIZE {
             return Err(Errno::EFBIG.into());
         }
         let len = len as usize;
         let mut state = self.fs.lock();
-        state.file_data(self.handle.ino).resize(len, 0);
+        if let Some(data) = state.file_data(self.handle.ino) {
+            data.resize(len, 0);
+        }
         state.modified(self.handle.ino);
         let line = format!("uid={} set_len {} {len} -> ok", self.fs.uid(), self.path);
         state.trace.push(line);
@@ -98,14 +120,19 @@ impl MemoryFile {
     }
 
     fn read_at_pos(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let op = BackendOp::Read {
-            path: self.path.clone(),
-            len: buf.len(),
-        };
+        let op = BackendOp::on_file(FaultOp::Read, &self.path).with_len(buf.len());
         let ino = self.handle.ino;
         let Bytes(n) = self.fs.backend_call(&op, |state, actor| {
+            if self.special {
+                // An empty FIFO opened without blocking: nothing to read yet.
+                return if buf.is_empty() {
+                    Ok(Bytes(0))
+                } else {
+                    Err(Errno::EAGAIN)
+                };
+            }
             let pos = self.pos.load(Ordering::SeqCst);
-            let data = state.file_data(ino);
+            let data = state.file_data(ino).ok_or(Errno::EAGAIN)?;
             let start = usize::try_from(pos).unwrap_or(usize::MAX).min(data.len());
             let n = buf.len().min(data.len() - start);
             buf[..n].copy_from_slice(&data[start..start + n]);
@@ -119,14 +146,15 @@ impl MemoryFile {
     }
 
     fn write_at_pos(&self, buf: &[u8]) -> io::Result<usize> {
-        let op = BackendOp::Write {
-            path: self.path.clone(),
-            len: buf.len(),
-        };
+        let op = BackendOp::on_file(FaultOp::Write, &self.path).with_len(buf.len());
         let ino = self.handle.ino;
         let Bytes(n) = self.fs.backend_call(&op, |state, _| {
             if buf.is_empty() {
                 return Ok(Bytes(0));
+            }
+            if self.special {
+                // The model keeps no data in a special file: as a full pipe, no room.
+                return Err(Errno::EAGAIN);
             }
             let pos = self.pos.load(Ordering::SeqCst);
             let start = usize::try_from(pos).map_err(|_| Errno::EFBIG)?;
@@ -134,7 +162,7 @@ impl MemoryFile {
                 .checked_add(buf.len())
                 .filter(|end| *end as u64 <= MAX_FILE_SIZE)
                 .ok_or(Errno::EFBIG)?;
-            let data = state.file_data(ino);
+            let data = state.file_data(ino).ok_or(Errno::EAGAIN)?;
             if data.len() < end {
                 // Writing past the end leaves a hole that reads as zeros.
                 data.resize(end, 0);
@@ -148,13 +176,20 @@ impl MemoryFile {
     }
 
     fn seek_to(&self, to: SeekFrom) -> io::Result<u64> {
+        if self.special {
+            return Err(Errno::ESPIPE.into());
+        }
         let base = match to {
             SeekFrom::Start(offset) => {
                 self.pos.store(offset, Ordering::SeqCst);
                 return Ok(offset);
             }
             SeekFrom::End(delta) => {
-                let len = self.fs.lock().file_data(self.handle.ino).len() as u64;
+                let len = self
+                    .fs
+                    .lock()
+                    .file_data(self.handle.ino)
+                    .map_or(0, |data| data.len() as u64);
                 (len, delta)
             }
             SeekFrom::Current(delta) => (self.pos.load(Ordering::SeqCst), delta),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::{Listed, Meta};
+use tempdir_core::{FileKind, Meta};
 
 use crate::Errno;
 use crate::backend::BackendOp;
@@ -46,16 +46,18 @@ impl Shared {
 /// It holds `/` (mode `0755`, owned by root) and `/tmp` (mode `1777`, owned by root) at
 /// first; umask `022`; the acting user is uid 1000. It models inodes with identity
 /// (`dev` is [`MemoryFs::DEV`], inode numbers count up from 2 and are never reused),
-/// directory entries, link counts, modes, owners, the sticky bit, symlinks (followed by
-/// the path operations below as `std::fs` would, at most 40 per resolution, and subject
-/// to `fs.protected_symlinks`), timestamps on a virtual clock, BSD `flock`, fault
-/// injection, and a trace of every operation.
+/// directory entries, link counts, modes, owners, the sticky bit, the umask, symlinks
+/// (followed by the path operations below as `std::fs` would, at most 40 per resolution,
+/// and subject to `fs.protected_symlinks`), FIFOs standing for every special file,
+/// timestamps on a virtual clock, BSD `flock`, fault injection, and a trace of every
+/// operation. Uid 0 bypasses permission bits, as with `CAP_DAC_OVERRIDE`; every other
+/// uid is checked.
 ///
 /// The methods taking a path are **outside actors**: a user, a tmp reaper, an attacker,
 /// acting by absolute path with the semantics and errors of `std::fs` on Linux
 /// (relative paths are taken from `/`). A view made with [`as_uid`](Self::as_uid) acts as
 /// another user on the same filesystem. [`MemoryBackend`](crate::MemoryBackend) acts
-/// through handles instead and never follows a symlink.
+/// through handles instead, with the semantics of the `*at` system calls.
 ///
 /// **Same seed, same run**: names come from a seeded splitmix64 generator
 /// ([`random_u64`](Self::random_u64), [`peek_random`](Self::peek_random)); time moves only
@@ -65,7 +67,7 @@ impl Shared {
 ///
 /// Not modelled: groups (group permission bits apply to nobody), hard-link and
 /// `protected_regular` restrictions, mounts, quotas (inject `ENOSPC` or `EDQUOT` with a
-/// [`Fault`] instead), sockets, FIFOs and devices.
+/// [`Fault`] instead), and the data of special files (see [`mkfifo`](Self::mkfifo)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -139,16 +141,6 @@ impl Outcome for Vec<String> {
     }
 }
 
-impl Outcome for Vec<(String, Listed)> {
-    fn describe(&self) -> String {
-        let entries: Vec<String> = self
-            .iter()
-            .map(|(name, listed)| format!("{name} ino={}", listed.ino))
-            .collect();
-        format!("[{}]", entries.join(", "))
-    }
-}
-
 impl Outcome for Utf8PathBuf {
     fn describe(&self) -> String {
         self.to_string()
@@ -166,7 +158,12 @@ impl Outcome for MemoryMetadata {
 
 impl Outcome for Meta {
     fn describe(&self) -> String {
-        format!("{:?} ino={} nlink={}", self.kind, self.id.ino, self.nlink)
+        let mode = self.mode.unwrap_or_default();
+        let uid = self.uid.unwrap_or_default();
+        format!(
+            "{:?} ino={} mode={mode:o} uid={uid} nlink={}",
+            self.kind, self.id.ino, self.nlink
+        )
     }
 }
 
@@ -182,6 +179,15 @@ pub(crate) struct Ino(pub(crate) u64);
 impl Outcome for Ino {
     fn describe(&self) -> String {
         format!("ino={}", self.0)
+    }
+}
+
+/// An inode number handed to a new file handle, and what kind of file it is.
+pub(crate) struct Opened(pub(crate) u64, pub(crate) FileKind);
+
+impl Outcome for Opened {
+    fn describe(&self) -> String {
+        format!("ino={} {:?}", self.0, self.1)
     }
 }
 
@@ -225,16 +231,18 @@ impl MemoryFs {
         self.lock().seed
     }
 
-    /// The next value of the seeded generator, the one [`Backend::random`] draws from.
+    /// The next value of the seeded generator, the one [`Backend::seed`] draws from.
     ///
-    /// [`Backend::random`]: tempdir_core::Backend::random
+    /// [`Backend::seed`]: tempdir_core::Backend::seed
     pub fn random_u64(&self) -> u64 {
         self.lock().next_random()
     }
 
     /// The next `n` values [`random_u64`](Self::random_u64) (and so the backend) will
-    /// draw, without drawing them: how a test predicts, and plants, the names a backend is
-    /// about to use. Each name the core makes draws exactly one value.
+    /// draw, without drawing them: how a test predicts the seeds, and so the names, of the
+    /// instances about to be made. Each [`Backend::seed`] call draws exactly one value.
+    ///
+    /// [`Backend::seed`]: tempdir_core::Backend::seed
     ///
     /// ```
     /// use tempdir_memory::MemoryFs;
@@ -274,8 +282,8 @@ impl MemoryFs {
         }
     }
 
-    /// Sets the umask applied to what every view creates by path; returns the old one.
-    /// (The backend sets its modes exactly, whatever the umask.)
+    /// Sets the umask applied to what every view and every backend creates; returns the
+    /// old one. It is the filesystem's, not a view's: one umask for every uid.
     pub fn set_umask(&self, umask: u32) -> u32 {
         let mut state = self.lock();
         std::mem::replace(&mut state.umask, umask & 0o777)
@@ -347,6 +355,20 @@ impl MemoryFs {
             format!("create_dir {path} mode={mode:o}"),
             |state, actor| state.create_dir(actor, path, mode),
         )
+    }
+
+    /// Makes a FIFO at `path` with mode `0666 & !umask`, owned by this view's uid, like
+    /// `mkfifo(3)`: anything at `path`, a symlink included, is `EEXIST`. It stands for every
+    /// special file (socket, device node): metadata says [`FileKind::Other`], the backend's
+    /// `open_file` opens it at once as `FileKind::Other`, and `remove_file` unlinks it. It
+    /// holds no data: reading or writing it, by path or through a handle, fails with
+    /// `EAGAIN` (`WouldBlock`) instead of blocking, and seeking a handle on it with
+    /// `ESPIPE`.
+    pub fn mkfifo(&self, path: impl AsRef<Utf8Path>) -> io::Result<()> {
+        let path = path.as_ref();
+        self.outside(format!("mkfifo {path}"), |state, actor| {
+            state.mkfifo(actor, path)
+        })
     }
 
     /// Unlinks the non-directory at `path` (a symlink itself), like `std::fs::remove_file`.
@@ -503,8 +525,8 @@ impl MemoryFs {
     }
 
     /// Every operation so far, backend and outside, with its outcome, one line each:
-    /// `uid=1000 create_file /tmp/tempdirs-x/mkstemp-y-1 -> ino=7`. Same seed and same
-    /// calls, same trace.
+    /// `uid=1000 create_file /tmp/tempdirs-x/mkstemp-y-1 mode=600 -> ino=7`. Same seed
+    /// and same calls, same trace.
     pub fn trace(&self) -> Vec<String> {
         self.lock().trace.clone()
     }
@@ -526,14 +548,14 @@ impl MemoryFs {
     ///
     /// ```
     /// use tempdir_core::{DirStatus, TemporaryDirectory};
-    /// use tempdir_memory::{BackendOp, MemoryBackend, MemoryFs};
+    /// use tempdir_memory::{FaultOp, MemoryBackend, MemoryFs};
     ///
     /// let fs = MemoryFs::with_seed(5);
     /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
     /// // A reaper strikes right before the next create: the empty directory goes.
     /// fs.set_hook(|fs, op| {
-    ///     if let BackendOp::CreateFile { dir, .. } = op {
-    ///         let _ = fs.remove_dir(dir);
+    ///     if op.fault_op() == FaultOp::CreateFile {
+    ///         let _ = fs.remove_dir(&op.dir);
     ///     }
     /// });
     /// assert!(tmp.mkstemp().is_err());

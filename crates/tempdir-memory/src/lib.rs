@@ -2,11 +2,13 @@
 //! that tmp reapers and attackers can race.
 //!
 //! [`MemoryFs`] is a filesystem with inodes, directory entries, link counts, modes, owners,
-//! the sticky bit, symlinks, timestamps on a virtual clock, BSD `flock`, fault injection
-//! and an event trace. Its path methods are *outside actors* (a user, tmpwatch,
-//! tmpreaper, systemd-tmpfiles, an attacker with [`MemoryFs::as_uid`]) with `std::fs`
-//! semantics; [`MemoryBackend`] implements [`tempdir_core::Backend`] through handles, never
-//! following a symlink, as the cap-std backend does on a real disk.
+//! the sticky bit, the umask, symlinks, FIFOs, timestamps on a virtual clock, BSD `flock`,
+//! fault injection and an event trace. Its path methods are *outside actors* (a user,
+//! tmpwatch, tmpreaper, systemd-tmpfiles, an attacker with [`MemoryFs::as_uid`]) with
+//! `std::fs` semantics; [`MemoryBackend`] implements [`tempdir_core::Backend`] through
+//! handles as a model of the kernel: each method does what the Linux call it stands for
+//! does (the umask, permission checks that root bypasses, `O_NOFOLLOW`), and decides
+//! nothing, so that the core's policy is what the tests exercise.
 //!
 //! It serves three purposes: deterministic unit tests of code using temporary
 //! directories, the project's conformance suite, and the race simulator (`cargo xtask

@@ -11,14 +11,15 @@ use tempdir_core::{FileId, FileKind};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MemoryMetadata {
-    /// What kind of object it is.
+    /// What kind of object it is ([`FileKind::Other`] for a FIFO).
     pub kind: FileKind,
     /// Permission bits including setuid/setgid/sticky (`st_mode & 0o7777`), without the
     /// file type bits.
     pub mode: u32,
     /// The owner (`st_uid`).
     pub uid: u32,
-    /// Size in bytes: a file's content, a symlink's target, 4096 for a directory.
+    /// Size in bytes: a file's content, a symlink's target, 4096 for a directory, 0 for a
+    /// special file.
     pub len: u64,
     /// The inode number (`st_ino`): never reused within one filesystem.
     pub ino: u64,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::{FileId, FileKind, Listed, Meta};
+use tempdir_core::{FileId, FileKind, Meta};
 
 use crate::Errno;
 use crate::fault::ArmedFault;
@@ -49,6 +49,10 @@ pub(crate) enum Node {
         parent: u64,
     },
     Symlink(Utf8PathBuf),
+    /// A special file: a FIFO, which stands for sockets and device nodes too. It holds no
+    /// data; the model only needs it to exist, to be opened without blocking and to be
+    /// unlinked.
+    Special,
 }
 
 pub(crate) struct Inode {
@@ -72,6 +76,7 @@ impl Inode {
             Node::File(_) => FileKind::File,
             Node::Dir { .. } => FileKind::Dir,
             Node::Symlink(_) => FileKind::Symlink,
+            Node::Special => FileKind::Other,
         }
     }
 
@@ -107,6 +112,20 @@ impl Inode {
         };
         bits & want == want
     }
+}
+
+/// A rename, once both names are looked up.
+struct Move {
+    from_dir: u64,
+    from_name: String,
+    /// What `from_name` holds.
+    ino: u64,
+    to_dir: u64,
+    to_name: String,
+    /// What `to_name` holds, if anything.
+    victim: Option<u64>,
+    /// A name ended with `/`: the source must be a directory.
+    must_dir: bool,
 }
 
 /// The result of resolving a path: the directory holding the last component, its name
@@ -345,6 +364,7 @@ impl State {
             Node::File(data) => data.len() as u64,
             Node::Dir { .. } => DIR_SIZE,
             Node::Symlink(target) => target.as_str().len() as u64,
+            Node::Special => 0,
         };
         MemoryMetadata {
             kind: inode.kind(),
@@ -367,13 +387,17 @@ impl State {
             id: file_id(ino),
             kind: inode.kind(),
             nlink: inode.nlink,
+            uid: Some(inode.uid),
+            mode: Some(inode.mode),
         }
     }
 
-    pub(crate) fn file_data(&mut self, ino: u64) -> &mut Vec<u8> {
+    /// The content of a regular file; `None` for a special file, which holds none.
+    pub(crate) fn file_data(&mut self, ino: u64) -> Option<&mut Vec<u8>> {
         match &mut self.inode_mut(ino).node {
-            Node::File(data) => data,
-            _ => unreachable!("file handles refer to regular files"),
+            Node::File(data) => Some(data),
+            Node::Special => None,
+            _ => unreachable!("file handles refer to regular or special files"),
         }
     }
 
@@ -449,6 +473,18 @@ impl State {
         path: &Utf8Path,
         follow_last: bool,
     ) -> Result<Lookup, Errno> {
+        self.resolve_from(actor, ROOT_INO, path, follow_last)
+    }
+
+    /// Resolves `path` as [`resolve`](Self::resolve) does, taking a relative path from
+    /// the directory `start` (a handle's, as the `*at` calls do).
+    fn resolve_from(
+        &mut self,
+        actor: Actor,
+        start: u64,
+        path: &Utf8Path,
+        follow_last: bool,
+    ) -> Result<Lookup, Errno> {
         let text = path.as_str();
         if text.is_empty() {
             return Err(Errno::ENOENT);
@@ -461,7 +497,11 @@ impl State {
         }
         let must_dir = text.ends_with('/') || text.ends_with("/.") || text == ".";
         let mut pending: VecDeque<String> = components(text).map(str::to_owned).collect();
-        let mut cur = ROOT_INO;
+        let mut cur = if text.starts_with('/') {
+            ROOT_INO
+        } else {
+            start
+        };
         let mut links = 0;
         loop {
             let Some(component) = pending.pop_front() else {
@@ -567,12 +607,16 @@ impl State {
     pub(crate) fn read(&mut self, actor: Actor, path: &Utf8Path) -> Result<Vec<u8>, Errno> {
         let ino = self.existing(actor, path, true)?;
         let inode = self.inode(ino);
-        let Node::File(data) = &inode.node else {
+        if inode.is_dir() {
             return Err(Errno::EISDIR);
-        };
+        }
         if !inode.allows(actor, R) {
             return Err(Errno::EACCES);
         }
+        let Node::File(data) = &inode.node else {
+            // A special file holds no data, and no call here blocks.
+            return Err(Errno::EAGAIN);
+        };
         let data = data.clone();
         self.accessed(ino, actor);
         Ok(data)
@@ -596,7 +640,8 @@ impl State {
                 if !inode.allows(actor, W) {
                     return Err(Errno::EACCES);
                 }
-                *self.file_data(ino) = bytes.to_vec();
+                // A special file takes no data, and no call here blocks.
+                *self.file_data(ino).ok_or(Errno::EAGAIN)? = bytes.to_vec();
                 self.modified(ino);
                 Ok(())
             }
@@ -638,6 +683,21 @@ impl State {
 
     pub(crate) fn default_dir_mode(&self) -> u32 {
         0o777 & !self.umask
+    }
+
+    /// `mkfifo(path, 0666)`: the umask applies, and a final symlink is not followed.
+    pub(crate) fn mkfifo(&mut self, actor: Actor, path: &Utf8Path) -> Result<(), Errno> {
+        let lookup = self.resolve(actor, path, false)?;
+        let (None, Some(name)) = (lookup.ino, lookup.name) else {
+            return Err(Errno::EEXIST);
+        };
+        if lookup.must_dir {
+            return Err(Errno::ENOENT);
+        }
+        self.may_create_in(lookup.parent, actor)?;
+        let ino = self.alloc(Node::Special, 0o666 & !self.umask, actor.uid);
+        self.attach(lookup.parent, name, ino);
+        Ok(())
     }
 
     pub(crate) fn remove_file(&mut self, actor: Actor, path: &Utf8Path) -> Result<(), Errno> {
@@ -693,19 +753,45 @@ impl State {
         let (Some(src_name), Some(dest_name)) = (source.name, dest.name) else {
             return Err(Errno::EBUSY);
         };
-        if dest.ino == Some(src) {
+        self.move_entry(
+            actor,
+            Move {
+                from_dir: source.parent,
+                from_name: src_name,
+                ino: src,
+                to_dir: dest.parent,
+                to_name: dest_name,
+                victim: dest.ino,
+                must_dir: source.must_dir || dest.must_dir,
+            },
+        )
+    }
+
+    /// What `rename(2)` and `renameat2(2)` do once both names are looked up: the
+    /// permission and kind checks, then the move.
+    fn move_entry(&mut self, actor: Actor, m: Move) -> Result<(), Errno> {
+        let Move {
+            from_dir,
+            from_name,
+            ino: src,
+            to_dir,
+            to_name,
+            victim,
+            must_dir,
+        } = m;
+        if victim == Some(src) {
             return Ok(());
         }
         let src_is_dir = self.inode(src).is_dir();
-        if !src_is_dir && (source.must_dir || dest.must_dir) {
+        if !src_is_dir && must_dir {
             return Err(Errno::ENOTDIR);
         }
-        self.may_delete(source.parent, src, actor)?;
-        match dest.ino {
-            Some(victim) => self.may_delete(dest.parent, victim, actor)?,
-            None => self.may_create_in(dest.parent, actor)?,
+        self.may_delete(from_dir, src, actor)?;
+        match victim {
+            Some(victim) => self.may_delete(to_dir, victim, actor)?,
+            None => self.may_create_in(to_dir, actor)?,
         }
-        if let Some(victim) = dest.ino {
+        if let Some(victim) = victim {
             match (src_is_dir, self.inode(victim).entries()) {
                 (true, None) => return Err(Errno::ENOTDIR),
                 (false, Some(_)) => return Err(Errno::EISDIR),
@@ -715,7 +801,7 @@ impl State {
         }
         if src_is_dir {
             // A directory cannot move into itself or below itself.
-            let mut up = dest.parent;
+            let mut up = to_dir;
             loop {
                 if up == src {
                     return Err(Errno::EINVAL);
@@ -729,17 +815,17 @@ impl State {
                 };
             }
             // Moving it elsewhere rewrites its `..`, which needs write permission on it.
-            if source.parent != dest.parent && !self.inode(src).allows(actor, W) {
+            if from_dir != to_dir && !self.inode(src).allows(actor, W) {
                 return Err(Errno::EACCES);
             }
         }
-        if dest.ino.is_some() {
-            self.detach(dest.parent, &dest_name);
+        if victim.is_some() {
+            self.detach(to_dir, &to_name);
         }
         // Keep the inode alive between detach and attach.
         self.retain(src);
-        self.detach(source.parent, &src_name);
-        self.attach(dest.parent, dest_name, src);
+        self.detach(from_dir, &from_name);
+        self.attach(to_dir, to_name, src);
         self.inode_mut(src).refs -= 1;
         let now = self.clock;
         self.inode_mut(src).ctime = now;
@@ -816,24 +902,6 @@ impl State {
         Ok(names)
     }
 
-    /// A listing of `ino` with each entry's inode number and kind, as `getdents64` gives.
-    fn scan_inode(&mut self, ino: u64, actor: Actor) -> Result<Vec<(String, Listed)>, Errno> {
-        let inode = self.inode(ino);
-        let entries = inode.entries().ok_or(Errno::ENOTDIR)?;
-        if !inode.allows(actor, R) {
-            return Err(Errno::EACCES);
-        }
-        let listed = entries
-            .iter()
-            .map(|(name, &ino)| {
-                let kind = Some(self.inode(ino).kind());
-                (name.clone(), Listed::new(ino, kind))
-            })
-            .collect();
-        self.accessed(ino, actor);
-        Ok(listed)
-    }
-
     /// `chmod`, which follows symlinks as `std::fs::set_permissions` does.
     pub(crate) fn set_permissions(
         &mut self,
@@ -842,6 +910,11 @@ impl State {
         mode: u32,
     ) -> Result<(), Errno> {
         let ino = self.existing(actor, path, true)?;
+        self.chmod(actor, ino, mode)
+    }
+
+    /// Sets the permission bits of `ino`, which is a status change: owner or root only.
+    pub(crate) fn chmod(&mut self, actor: Actor, ino: u64, mode: u32) -> Result<(), Errno> {
         self.may_change_attributes(ino, actor)?;
         let now = self.clock;
         let inode = self.inode_mut(ino);
@@ -887,8 +960,6 @@ impl State {
         Ok(inode.shared_locks == 0)
     }
 
-    /// Opens the directory a backend is rooted at, as `open_ambient_dir` does: following
-    /// symlinks, with read permission.
     /// The path of the directory `ino` from `/`, through its parents: the real path of a
     /// root opened through symlinks, as `realpath` would give it.
     pub(crate) fn dir_path(&self, mut ino: u64) -> Utf8PathBuf {
@@ -914,6 +985,8 @@ impl State {
         path
     }
 
+    /// Opens the directory a backend is rooted at, as `open_ambient_dir` does: following
+    /// symlinks, with read permission.
     pub(crate) fn open_root(&mut self, actor: Actor, path: &Utf8Path) -> Result<u64, Errno> {
         let ino = self.existing(actor, path, true)?;
         let inode = self.inode(ino);
@@ -927,16 +1000,17 @@ impl State {
         Ok(ino)
     }
 
-    // ---- backend operations, relative to a handle, never following a symlink ----
+    // ---- backend operations, relative to a handle ----
 
-    /// `mkdirat` + `fchmod(0700)` + `openat(O_DIRECTORY|O_NOFOLLOW)`; returns the new
-    /// directory, retained for the handle.
+    /// `mkdirat(root, name, mode)`: the umask applies (set-id bits are dropped, as
+    /// Linux's `mkdir` does), and anything at the name, a symlink included, is `EEXIST`.
     pub(crate) fn make_dir_at(
         &mut self,
         actor: Actor,
         root: u64,
         name: &str,
-    ) -> Result<u64, Errno> {
+        mode: u32,
+    ) -> Result<(), Errno> {
         if self.lookup_at(root, name, actor)?.is_some() {
             return Err(Errno::EEXIST);
         }
@@ -946,12 +1020,79 @@ impl State {
                 entries: BTreeMap::new(),
                 parent: root,
             },
-            0o700,
+            mode & 0o1777 & !self.umask,
             actor.uid,
         );
         self.attach(root, name.to_owned(), ino);
+        Ok(())
+    }
+
+    /// `fchmodat(root, name, mode, 0)`: a symlink at the name is followed, as Linux's
+    /// `fchmodat` without flags does (`fs.protected_symlinks` included).
+    pub(crate) fn set_mode_at(
+        &mut self,
+        actor: Actor,
+        root: u64,
+        name: &str,
+        mode: u32,
+    ) -> Result<(), Errno> {
+        check_name(name)?;
+        let ino = self
+            .resolve_from(actor, root, Utf8Path::new(name), true)?
+            .ino
+            .ok_or(Errno::ENOENT)?;
+        self.chmod(actor, ino, mode)
+    }
+
+    /// `openat(root, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW)`: the kind is checked before
+    /// the read permission, as Linux orders them. Returns the directory, retained for the
+    /// handle.
+    pub(crate) fn open_dir_at(
+        &mut self,
+        actor: Actor,
+        root: u64,
+        name: &str,
+    ) -> Result<u64, Errno> {
+        let ino = self.lookup_at(root, name, actor)?.ok_or(Errno::ENOENT)?;
+        let inode = self.inode(ino);
+        match inode.node {
+            Node::Symlink(_) => return Err(Errno::ELOOP),
+            Node::Dir { .. } => {}
+            _ => return Err(Errno::ENOTDIR),
+        }
+        if !inode.allows(actor, R) {
+            return Err(Errno::EACCES);
+        }
         self.retain(ino);
         Ok(ino)
+    }
+
+    /// `renameat2(root, from, root, to, RENAME_NOREPLACE)`: anything at `to` is `EEXIST`,
+    /// checked before the sticky and write permissions, as Linux does; then what
+    /// `rename(2)` checks.
+    pub(crate) fn rename_at(
+        &mut self,
+        actor: Actor,
+        root: u64,
+        from: &str,
+        to: &str,
+    ) -> Result<(), Errno> {
+        let src = self.lookup_at(root, from, actor)?.ok_or(Errno::ENOENT)?;
+        if self.lookup_at(root, to, actor)?.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        self.move_entry(
+            actor,
+            Move {
+                from_dir: root,
+                from_name: from.to_owned(),
+                ino: src,
+                to_dir: root,
+                to_name: to.to_owned(),
+                victim: None,
+                must_dir: false,
+            },
+        )
     }
 
     /// `flock(LOCK_SH)` on a handle that does not hold it yet. Nobody holds `LOCK_EX` for
@@ -960,6 +1101,7 @@ impl State {
         self.inode_mut(ino).shared_locks += 1;
     }
 
+    /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`, with `None` for nothing there.
     pub(crate) fn entry_at(
         &mut self,
         actor: Actor,
@@ -979,45 +1121,55 @@ impl State {
         self.rmdir_entry(actor, root, name, ino)
     }
 
-    /// `openat(O_CREAT|O_EXCL|O_NOFOLLOW|O_RDWR, 0600)` + `fchmod(0600)`; returns the new
-    /// file, retained for the handle.
+    /// `openat(dir, name, O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW, mode)`: the umask applies, and
+    /// anything at the name, a symlink included, is `EEXIST`. Returns the new file,
+    /// retained for the handle.
     pub(crate) fn create_file_at(
         &mut self,
         actor: Actor,
         dir: u64,
         name: &str,
+        mode: u32,
     ) -> Result<u64, Errno> {
         if self.lookup_at(dir, name, actor)?.is_some() {
             return Err(Errno::EEXIST);
         }
         self.may_create_in(dir, actor)?;
-        let ino = self.alloc(Node::File(Vec::new()), 0o600, actor.uid);
+        let ino = self.alloc(
+            Node::File(Vec::new()),
+            mode & 0o7777 & !self.umask,
+            actor.uid,
+        );
         self.attach(dir, name.to_owned(), ino);
         self.retain(ino);
         Ok(ino)
     }
 
-    /// `openat(O_RDWR|O_NOFOLLOW)`; returns the file, retained for the handle.
+    /// `openat(dir, name, O_RDWR|O_NOFOLLOW|O_NONBLOCK)`: a regular file or a special one
+    /// (which opens at once, as a FIFO does with `O_NONBLOCK|O_RDWR`). Returns it,
+    /// retained for the handle, with its kind.
     pub(crate) fn open_file_at(
         &mut self,
         actor: Actor,
         dir: u64,
         name: &str,
-    ) -> Result<u64, Errno> {
+    ) -> Result<(u64, FileKind), Errno> {
         let ino = self.lookup_at(dir, name, actor)?.ok_or(Errno::ENOENT)?;
         let inode = self.inode(ino);
         match inode.node {
             Node::Symlink(_) => return Err(Errno::ELOOP),
             Node::Dir { .. } => return Err(Errno::EISDIR),
-            Node::File(_) => {}
+            Node::File(_) | Node::Special => {}
         }
         if !inode.allows(actor, R | W) {
             return Err(Errno::EACCES);
         }
+        let kind = inode.kind();
         self.retain(ino);
-        Ok(ino)
+        Ok((ino, kind))
     }
 
+    /// `unlinkat(dir, name, 0)`: never a directory (`EISDIR`, as on Linux).
     pub(crate) fn remove_file_at(
         &mut self,
         actor: Actor,
@@ -1055,22 +1207,9 @@ impl State {
     pub(crate) fn list_at(&mut self, actor: Actor, dir: u64) -> Result<Vec<String>, Errno> {
         self.list_inode(dir, actor)
     }
-
-    pub(crate) fn scan_at(
-        &mut self,
-        actor: Actor,
-        dir: u64,
-    ) -> Result<Vec<(String, Listed)>, Errno> {
-        self.scan_inode(dir, actor)
-    }
 }
 
-/// The identity the backend reports for inode `ino`. Inode numbers are never reused here,
-/// so `(dev, ino)` is unique on its own and no birth time is needed to tell files apart.
+/// The identity the backend reports for inode `ino`.
 pub(crate) fn file_id(ino: u64) -> FileId {
-    FileId {
-        dev: DEV,
-        ino,
-        birth: 0,
-    }
+    FileId { dev: DEV, ino }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use camino::Utf8PathBuf;
 use tempdir_core::{Backend, DirStatus, FileKind, TemporaryDirectory};
 
-use crate::{BackendOp, Errno, Fault, FaultOp, MemoryBackend, MemoryFs};
+use crate::{BackendOp, Errno, Fault, FaultOp, MemoryBackend, MemoryDir, MemoryFs};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -20,6 +20,12 @@ fn errno<T: std::fmt::Debug>(result: io::Result<T>) -> Errno {
 
 fn backend(fs: &MemoryFs) -> MemoryBackend {
     MemoryBackend::new(fs, "/tmp").expect("/tmp opens")
+}
+
+/// `make_dir` then `open_dir`, as the core makes its directory.
+fn make_open(backend: &MemoryBackend, name: &str) -> MemoryDir {
+    backend.make_dir(name, 0o700).expect("make_dir");
+    backend.open_dir(name).expect("open_dir")
 }
 
 // ---- the initial filesystem ----
@@ -254,7 +260,7 @@ fn mode_bits_guard_reads_writes_and_creation_and_root_bypasses_them() {
 }
 
 #[test]
-fn umask_applies_to_path_creations_of_every_view_and_not_to_the_backend() {
+fn umask_applies_to_path_creations_of_every_view() {
     let fs = MemoryFs::new();
     fs.write("/tmp/f", "").unwrap();
     fs.create_dir("/tmp/d").unwrap();
@@ -267,12 +273,282 @@ fn umask_applies_to_path_creations_of_every_view_and_not_to_the_backend() {
     assert_eq!(fs.metadata("/tmp/e").unwrap().mode, 0o700);
     fs.create_dir_with_mode("/tmp/open", 0o777).unwrap();
     assert_eq!(fs.metadata("/tmp/open").unwrap().mode, 0o777);
+    fs.mkfifo("/tmp/fifo").unwrap();
+    assert_eq!(fs.metadata("/tmp/fifo").unwrap().mode, 0o600);
+}
 
-    fs.set_umask(0);
-    let tmp = TemporaryDirectory::with_backend(backend(&fs)).unwrap();
-    let (_file, path) = tmp.mkstemp().unwrap();
-    assert_eq!(fs.metadata(tmp.dir()).unwrap().mode, 0o700);
-    assert_eq!(fs.metadata(&path).unwrap().mode, 0o600);
+#[test]
+fn the_backend_creates_with_the_mode_asked_for_less_the_umask() {
+    let fs = MemoryFs::new();
+    let backend = backend(&fs);
+    // The default umask 022 takes group and other write bits.
+    backend.make_dir("wide", 0o777).unwrap();
+    assert_eq!(fs.metadata("/tmp/wide").unwrap().mode, 0o755);
+    let dir = backend.open_dir("wide").unwrap();
+    backend.create_file(&dir, "f", 0o666).unwrap();
+    assert_eq!(fs.metadata("/tmp/wide/f").unwrap().mode, 0o644);
+
+    // 077: private modes asked for stay as they are.
+    fs.set_umask(0o077);
+    backend.make_dir("private", 0o700).unwrap();
+    let meta = fs.metadata("/tmp/private").unwrap();
+    assert_eq!((meta.mode, meta.uid), (0o700, 1000));
+    let dir = backend.open_dir("private").unwrap();
+    let file = backend.create_file(&dir, "f", 0o600).unwrap();
+    let meta = file.metadata();
+    assert_eq!((meta.mode, meta.uid), (0o600, 1000));
+    backend.create_file(&dir, "g", 0o644).unwrap();
+    assert_eq!(fs.metadata("/tmp/private/g").unwrap().mode, 0o600);
+    // The sticky bit survives mkdir; the set-id bits do not.
+    backend.make_dir("sticky", 0o7777).unwrap();
+    assert_eq!(fs.metadata("/tmp/sticky").unwrap().mode, 0o1700);
+
+    // 777: nothing is left, and nothing is forced back.
+    fs.set_umask(0o777);
+    backend.make_dir("closed", 0o700).unwrap();
+    assert_eq!(fs.metadata("/tmp/closed").unwrap().mode, 0);
+    let file = backend.create_file(&dir, "h", 0o600).unwrap();
+    assert_eq!(file.metadata().mode, 0);
+    assert_eq!(backend.root_entry("closed").unwrap().unwrap().mode, Some(0));
+
+    // The root's metadata and our uid, as the core checks them.
+    let root = backend.root_meta().unwrap();
+    assert_eq!(
+        (root.kind, root.uid, root.mode),
+        (FileKind::Dir, Some(0), Some(0o1777))
+    );
+    assert_eq!(root.id, fs.metadata("/tmp").unwrap().id());
+    assert_eq!(backend.euid(), Some(1000));
+}
+
+#[test]
+fn open_dir_needs_read_permission_except_for_root() {
+    let fs = MemoryFs::new();
+    fs.set_umask(0o777);
+    let backend = backend(&fs);
+    backend.make_dir("closed", 0o700).unwrap();
+    // Its owner cannot open what the umask left at mode 0: the failure the core repairs.
+    assert_eq!(errno(backend.open_dir("closed")), Errno::EACCES);
+    let as_root = MemoryBackend::new(&fs.as_uid(0), "/tmp").unwrap();
+    let dir = as_root.open_dir("closed").unwrap();
+    assert_eq!(as_root.dir_meta(&dir).unwrap().mode, Some(0));
+    // The repair: the owner may chmod its directory by name, then open it.
+    backend.set_mode_at("closed", 0o700).unwrap();
+    let dir = backend.open_dir("closed").unwrap();
+    assert_eq!(backend.dir_meta(&dir).unwrap().mode, Some(0o700));
+
+    // Write and search without read is not enough either.
+    fs.set_umask(0o022);
+    fs.create_dir_with_mode("/tmp/wx", 0o300).unwrap();
+    assert_eq!(errno(backend.open_dir("wx")), Errno::EACCES);
+}
+
+#[test]
+fn open_dir_refuses_symlinks_files_and_missing_names() {
+    let fs = MemoryFs::new();
+    let backend = backend(&fs);
+    fs.create_dir("/tmp/real").unwrap();
+    fs.symlink("real", "/tmp/link").unwrap();
+    fs.write("/tmp/file", "").unwrap();
+    assert_eq!(errno(backend.open_dir("link")), Errno::ELOOP);
+    assert_eq!(errno(backend.open_dir("file")), Errno::ENOTDIR);
+    assert_eq!(errno(backend.open_dir("none")), Errno::ENOENT);
+    assert_eq!(errno(backend.open_dir("a/b")), Errno::EINVAL);
+    assert_eq!(fs.symlinks_followed(), 0);
+    let dir = backend.open_dir("real").unwrap();
+    assert_eq!(
+        (dir.path().as_str(), dir.holds_lock()),
+        ("/tmp/real", false)
+    );
+    assert_eq!(dir.id(), fs.metadata("/tmp/real").unwrap().id());
+}
+
+#[test]
+fn set_mode_at_follows_a_symlink_and_is_for_the_owner_or_root() {
+    let fs = MemoryFs::new();
+    let backend = backend(&fs);
+    // Outside the sticky /tmp, so that `protected_symlinks` does not apply.
+    fs.create_dir_with_mode("/tmp/root", 0o755).unwrap();
+    let backend_in = MemoryBackend::new(&fs, "/tmp/root").unwrap();
+    fs.create_dir_with_mode("/tmp/root/d", 0o700).unwrap();
+    fs.symlink("d", "/tmp/root/link").unwrap();
+    backend_in.set_mode_at("link", 0o750).unwrap();
+    assert_eq!(fs.metadata("/tmp/root/d").unwrap().mode, 0o750);
+    assert_eq!(fs.symlink_metadata("/tmp/root/link").unwrap().mode, 0o777);
+    assert_eq!(fs.symlinks_followed(), 1);
+    assert_eq!(errno(backend_in.set_mode_at("none", 0o700)), Errno::ENOENT);
+    fs.symlink("gone", "/tmp/root/dangling").unwrap();
+    assert_eq!(
+        errno(backend_in.set_mode_at("dangling", 0o700)),
+        Errno::ENOENT
+    );
+
+    // Another uid may not, even with every permission bit; root may.
+    let mallory = MemoryBackend::new(&fs.as_uid(1001), "/tmp/root").unwrap();
+    fs.set_permissions("/tmp/root/d", 0o777).unwrap();
+    assert_eq!(errno(mallory.set_mode_at("d", 0o700)), Errno::EPERM);
+    assert_eq!(errno(mallory.set_mode_at("link", 0o700)), Errno::EPERM);
+    let as_root = MemoryBackend::new(&fs.as_uid(0), "/tmp/root").unwrap();
+    as_root.set_mode_at("d", 0o700).unwrap();
+    assert_eq!(fs.metadata("/tmp/root/d").unwrap().mode, 0o700);
+
+    // In the sticky, world-writable /tmp, a link another uid planted is not followed.
+    fs.create_dir("/tmp/mine").unwrap();
+    fs.as_uid(1001).symlink("/tmp/mine", "/tmp/trap").unwrap();
+    assert_eq!(errno(backend.set_mode_at("trap", 0o777)), Errno::EACCES);
+    assert_eq!(fs.metadata("/tmp/mine").unwrap().mode, 0o755);
+}
+
+#[test]
+fn set_dir_mode_and_set_file_mode_are_for_the_owner_or_root() {
+    let fs = MemoryFs::new();
+    let backend = backend(&fs);
+    let dir = make_open(&backend, "d");
+    let file = backend.create_file(&dir, "f", 0o600).unwrap();
+    backend.set_dir_mode(&dir, 0o1750).unwrap();
+    backend.set_file_mode(&file, 0o4640).unwrap();
+    assert_eq!(fs.metadata("/tmp/d").unwrap().mode, 0o1750);
+    assert_eq!(fs.metadata("/tmp/d/f").unwrap().mode, 0o4640);
+    // The umask is for creation only.
+    fs.set_umask(0o777);
+    backend.set_file_mode(&file, 0o600).unwrap();
+    assert_eq!(file.metadata().mode, 0o600);
+
+    // Someone else's handles: open, but not theirs to chmod.
+    fs.set_permissions("/tmp/d", 0o777).unwrap();
+    fs.set_permissions("/tmp/d/f", 0o666).unwrap();
+    let mallory = MemoryBackend::new(&fs.as_uid(1001), "/tmp").unwrap();
+    let theirs = mallory.open_dir("d").unwrap();
+    let (their_file, kind) = mallory.open_file(&theirs, "f").unwrap();
+    assert_eq!(kind, FileKind::File);
+    assert_eq!(errno(mallory.set_dir_mode(&theirs, 0o777)), Errno::EPERM);
+    assert_eq!(
+        errno(mallory.set_file_mode(&their_file, 0o777)),
+        Errno::EPERM
+    );
+    let as_root = MemoryBackend::new(&fs.as_uid(0), "/tmp").unwrap();
+    let rooted = as_root.open_dir("d").unwrap();
+    as_root.set_dir_mode(&rooted, 0o700).unwrap();
+    let (root_file, _) = as_root.open_file(&rooted, "f").unwrap();
+    as_root.set_file_mode(&root_file, 0o400).unwrap();
+    assert_eq!(fs.metadata("/tmp/d/f").unwrap().mode, 0o400);
+
+    // A removed directory's handle can still be chmodded, as with fchmod.
+    fs.as_uid(0).remove_file("/tmp/d/f").unwrap();
+    fs.remove_dir("/tmp/d").unwrap();
+    backend.set_dir_mode(&dir, 0o500).unwrap();
+    assert_eq!(backend.dir_meta(&dir).unwrap().mode, Some(0o500));
+
+    // A file of another filesystem is a bad descriptor.
+    let elsewhere = MemoryFs::new();
+    let foreign = MemoryBackend::new(&elsewhere, "/tmp").unwrap();
+    assert_eq!(errno(foreign.set_file_mode(&file, 0o600)), Errno::EBADF);
+    assert_eq!(errno(foreign.set_dir_mode(&dir, 0o600)), Errno::EBADF);
+}
+
+#[test]
+fn rename_at_never_replaces_and_keeps_the_sticky_rules() {
+    let fs = MemoryFs::new();
+    let backend = backend(&fs);
+    backend.make_dir("a", 0o700).unwrap();
+    let a = fs.metadata("/tmp/a").unwrap().ino;
+    backend.rename_at("a", "b").unwrap();
+    assert!(!fs.exists("/tmp/a"));
+    assert_eq!(fs.metadata("/tmp/b").unwrap().ino, a);
+
+    // RENAME_NOREPLACE: anything at the target, itself or an empty directory included.
+    fs.write("/tmp/file", "").unwrap();
+    fs.create_dir("/tmp/empty").unwrap();
+    fs.symlink("/nowhere", "/tmp/link").unwrap();
+    for taken in ["file", "empty", "link", "b"] {
+        assert_eq!(
+            errno(backend.rename_at("b", taken)),
+            Errno::EEXIST,
+            "{taken}"
+        );
+    }
+    assert_eq!(fs.metadata("/tmp/b").unwrap().ino, a);
+    assert!(fs.metadata("/tmp/empty").unwrap().is_dir());
+    assert_eq!(errno(backend.rename_at("none", "c")), Errno::ENOENT);
+    assert_eq!(errno(backend.rename_at("b", "x/y")), Errno::EINVAL);
+
+    // A symlink is moved itself, never followed.
+    backend.rename_at("link", "moved").unwrap();
+    assert!(fs.symlink_metadata("/tmp/moved").unwrap().is_symlink());
+
+    // Sticky /tmp: another uid may not move our entry, but may move its own.
+    let mallory = MemoryBackend::new(&fs.as_uid(1001), "/tmp").unwrap();
+    assert_eq!(errno(mallory.rename_at("b", "stolen")), Errno::EPERM);
+    assert!(fs.exists("/tmp/b") && !fs.exists("/tmp/stolen"));
+    fs.as_uid(1001).write("/tmp/theirs", "").unwrap();
+    mallory.rename_at("theirs", "still-theirs").unwrap();
+    // Root may move anything; the directory's owner (root here) too.
+    let as_root = MemoryBackend::new(&fs.as_uid(0), "/tmp").unwrap();
+    as_root.rename_at("b", "c").unwrap();
+
+    // Without write permission on the root nothing moves.
+    fs.as_uid(0).create_dir_with_mode("/tmp/ro", 0o755).unwrap();
+    fs.as_uid(0).write("/tmp/ro/x", "").unwrap();
+    let ro = MemoryBackend::new(&fs, "/tmp/ro").unwrap();
+    assert_eq!(errno(ro.rename_at("x", "y")), Errno::EACCES);
+}
+
+#[test]
+fn open_file_on_a_fifo_opens_at_once_as_other() {
+    let fs = MemoryFs::new();
+    let backend = backend(&fs);
+    let dir = make_open(&backend, "d");
+    fs.mkfifo("/tmp/d/pipe").unwrap();
+    let meta = fs.symlink_metadata("/tmp/d/pipe").unwrap();
+    assert!(!meta.is_file() && !meta.is_dir() && !meta.is_symlink());
+    assert_eq!(
+        (meta.kind, meta.mode, meta.uid, meta.len),
+        (FileKind::Other, 0o644, 1000, 0)
+    );
+    assert_eq!(
+        backend.entry(&dir, "pipe").unwrap().unwrap().kind,
+        FileKind::Other
+    );
+
+    // Opening does not wait for a writer; the handle holds no data and never blocks.
+    let (mut pipe, kind) = backend.open_file(&dir, "pipe").unwrap();
+    assert_eq!(kind, FileKind::Other);
+    assert_eq!(pipe.metadata().ino, meta.ino);
+    let read = pipe.read(&mut [0; 8]).unwrap_err();
+    assert_eq!(read.kind(), io::ErrorKind::WouldBlock);
+    assert_eq!(errno(pipe.write(b"x")), Errno::EAGAIN);
+    assert_eq!(errno(pipe.seek(SeekFrom::Start(0))), Errno::ESPIPE);
+    assert_eq!(errno(pipe.set_len(0)), Errno::EINVAL);
+    assert_eq!(errno(fs.read("/tmp/d/pipe")), Errno::EAGAIN);
+    assert_eq!(errno(fs.write("/tmp/d/pipe", "x")), Errno::EAGAIN);
+    assert!(
+        fs.trace()
+            .iter()
+            .any(|l| l.contains("open_file /tmp/d/pipe -> ino=") && l.ends_with("Other")),
+        "traced with its kind"
+    );
+
+    // Nothing can be made over it, and it unlinks like a file.
+    assert_eq!(
+        errno(backend.create_file(&dir, "pipe", 0o600)),
+        Errno::EEXIST
+    );
+    assert_eq!(errno(fs.mkfifo("/tmp/d/pipe")), Errno::EEXIST);
+    fs.symlink("/tmp/d/other", "/tmp/d/link").unwrap();
+    assert_eq!(errno(fs.mkfifo("/tmp/d/link")), Errno::EEXIST);
+    assert!(!fs.exists("/tmp/d/other"), "mkfifo does not follow");
+    backend.remove_file(&dir, "pipe").unwrap();
+    assert_eq!(pipe.metadata().nlink, 0);
+    assert_eq!(backend.entry(&dir, "pipe").unwrap(), None);
+
+    // Mode bits apply to it as to a file.
+    fs.mkfifo("/tmp/d/closed").unwrap();
+    fs.set_permissions("/tmp/d/closed", 0o400).unwrap();
+    assert_eq!(errno(backend.open_file(&dir, "closed")), Errno::EACCES);
+    assert_eq!(
+        errno(fs.as_uid(1001).mkfifo("/tmp/d/theirs")),
+        Errno::EACCES
+    );
 }
 
 // ---- inodes, links, handles ----
@@ -323,18 +599,19 @@ fn inode_numbers_increase_and_are_never_reused() {
 fn a_removed_directory_lives_on_behind_its_handle_with_no_links() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
-    let (dir, id) = backend.make_dir("mine").unwrap();
-    let (file, _) = backend.create_file(&dir, "f").unwrap();
+    let dir = make_open(&backend, "mine");
+    let id = dir.id();
+    let file = backend.create_file(&dir, "f", 0o600).unwrap();
     fs.remove_file("/tmp/mine/f").unwrap();
     assert_eq!(file.metadata().nlink, 0);
     fs.remove_dir("/tmp/mine").unwrap();
 
     let meta = backend.dir_meta(&dir).unwrap();
     assert_eq!((meta.id, meta.nlink, meta.kind), (id, 0, FileKind::Dir));
-    assert_eq!(errno(backend.create_file(&dir, "g")), Errno::ENOENT);
+    assert_eq!(errno(backend.create_file(&dir, "g", 0o600)), Errno::ENOENT);
     assert_eq!(errno(backend.open_file(&dir, "f")), Errno::ENOENT);
     assert_eq!(backend.entry(&dir, "f").unwrap(), None);
-    assert_eq!(backend.list(&dir).unwrap(), Vec::<String>::new());
+    assert!(backend.list(&dir).unwrap().is_empty());
     backend.touch(&dir, None).unwrap();
     assert_eq!(errno(backend.remove_file(&dir, "f")), Errno::ENOENT);
 
@@ -359,7 +636,7 @@ fn a_removed_root_refuses_new_directories() {
     fs.create_dir("/tmp/root").unwrap();
     let backend = MemoryBackend::new(&fs, "/tmp/root").unwrap();
     fs.remove_dir("/tmp/root").unwrap();
-    assert_eq!(errno(backend.make_dir("d")), Errno::ENOENT);
+    assert_eq!(errno(backend.make_dir("d", 0o700)), Errno::ENOENT);
     assert_eq!(backend.root_entry("d").unwrap(), None);
 }
 
@@ -371,7 +648,7 @@ fn the_backend_root_is_a_handle_not_a_path() {
     let backend = MemoryBackend::new(&fs, "/srv").unwrap();
     root.rename("/srv", "/srv-old").unwrap();
     root.create_dir_with_mode("/srv", 0o1777).unwrap();
-    backend.make_dir("d").unwrap();
+    backend.make_dir("d", 0o700).unwrap();
     assert!(fs.exists("/srv-old/d") && !fs.exists("/srv/d"));
 }
 
@@ -383,7 +660,7 @@ fn opening_a_root_follows_symlinks_and_reports_open_root_errors() {
     let backend = MemoryBackend::new(&fs, "/tmp/alias").unwrap();
     // Resolved once at open, as realpath would: the real path the handle was opened at.
     assert_eq!(backend.root(), "/tmp");
-    let (dir, _) = backend.make_dir("d").unwrap();
+    let dir = make_open(&backend, "d");
     assert!(fs.metadata("/tmp/d").unwrap().is_dir());
     drop(dir);
 
@@ -409,11 +686,14 @@ fn opening_a_root_follows_symlinks_and_reports_open_root_errors() {
 fn backend_operations_never_follow_symlinks() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
-    let (dir, _) = backend.make_dir("d").unwrap();
+    let dir = make_open(&backend, "d");
     fs.write("/tmp/target", "precious").unwrap();
     fs.symlink("/tmp/target", "/tmp/d/link").unwrap();
 
-    assert_eq!(errno(backend.create_file(&dir, "link")), Errno::EEXIST);
+    assert_eq!(
+        errno(backend.create_file(&dir, "link", 0o600)),
+        Errno::EEXIST
+    );
     assert_eq!(errno(backend.open_file(&dir, "link")), Errno::ELOOP);
     let meta = backend.entry(&dir, "link").unwrap().unwrap();
     assert_eq!(meta.kind, FileKind::Symlink);
@@ -427,7 +707,8 @@ fn backend_operations_never_follow_symlinks() {
         FileKind::Symlink
     );
     assert_eq!(errno(backend.remove_dir("dirlink")), Errno::ENOTDIR);
-    assert_eq!(errno(backend.make_dir("dirlink")), Errno::EEXIST);
+    assert_eq!(errno(backend.make_dir("dirlink", 0o700)), Errno::EEXIST);
+    assert_eq!(errno(backend.open_dir("dirlink")), Errno::ELOOP);
     assert_eq!(fs.symlinks_followed(), 0);
 }
 
@@ -435,13 +716,16 @@ fn backend_operations_never_follow_symlinks() {
 fn backend_checks_kinds_names_and_handles() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
-    let (dir, _) = backend.make_dir("d").unwrap();
+    let dir = make_open(&backend, "d");
     fs.create_dir("/tmp/d/sub").unwrap();
     assert_eq!(errno(backend.open_file(&dir, "sub")), Errno::EISDIR);
     assert_eq!(errno(backend.remove_file(&dir, "sub")), Errno::EISDIR);
     assert_eq!(errno(backend.open_file(&dir, "none")), Errno::ENOENT);
-    assert_eq!(errno(backend.create_file(&dir, "a/b")), Errno::EINVAL);
-    assert_eq!(errno(backend.create_file(&dir, "..")), Errno::EINVAL);
+    assert_eq!(
+        errno(backend.create_file(&dir, "a/b", 0o600)),
+        Errno::EINVAL
+    );
+    assert_eq!(errno(backend.create_file(&dir, "..", 0o600)), Errno::EINVAL);
     assert_eq!(errno(backend.remove_dir("d")), Errno::ENOTEMPTY);
     fs.write("/tmp/plain", "").unwrap();
     assert_eq!(errno(backend.remove_dir("plain")), Errno::ENOTDIR);
@@ -591,8 +875,8 @@ fn reads_update_atime_under_relatime_unless_noatime() {
 fn backend_touch_and_file_io_set_times() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
-    let (dir, _) = backend.make_dir("d").unwrap();
-    let (mut file, _) = backend.create_file(&dir, "f").unwrap();
+    let dir = make_open(&backend, "d");
+    let mut file = backend.create_file(&dir, "f", 0o600).unwrap();
     fs.set_times("/tmp/d/f", DAY, DAY).unwrap();
     fs.set_times("/tmp/d", DAY, DAY).unwrap();
     fs.advance_clock(DAY);
@@ -621,8 +905,9 @@ fn backend_touch_and_file_io_set_times() {
 fn files_read_write_seek_and_outlive_their_name() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
-    let (dir, _) = backend.make_dir("d").unwrap();
-    let (mut file, id) = backend.create_file(&dir, "f").unwrap();
+    let dir = make_open(&backend, "d");
+    let mut file = backend.create_file(&dir, "f", 0o600).unwrap();
+    let id = file.id();
     assert_eq!(file.path(), "/tmp/d/f");
     file.write_all(b"hello").unwrap();
     assert_eq!(file.seek(SeekFrom::End(-2)).unwrap(), 3);
@@ -658,7 +943,7 @@ fn files_read_write_seek_and_outlive_their_name() {
 fn open_file_needs_read_and_write_permission() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
-    let (dir, _) = backend.make_dir("d").unwrap();
+    let dir = make_open(&backend, "d");
     fs.write("/tmp/d/ro", "").unwrap();
     fs.set_permissions("/tmp/d/ro", 0o400).unwrap();
     assert_eq!(errno(backend.open_file(&dir, "ro")), Errno::EACCES);
@@ -671,7 +956,7 @@ fn shared_locks_block_exclusive_tries_until_the_handle_drops() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
     let tmpfiles = fs.as_uid(0);
-    let (dir, _) = backend.make_dir("d").unwrap();
+    let dir = make_open(&backend, "d");
     assert!(tmpfiles.try_lock_exclusive("/tmp/d").unwrap());
     assert!(
         tmpfiles.try_lock_exclusive("/tmp/d").unwrap(),
@@ -715,7 +1000,10 @@ fn an_instance_holds_its_lock_for_its_life() {
     let dir = tmp.dir().to_owned();
     assert!(!fs.try_lock_exclusive(&dir).unwrap());
     fs.write(dir.join("untracked"), "").unwrap();
-    tmp.cleanup();
+    let report = tmp.cleanup();
+    assert!(!report.dir_removed);
+    // The lock goes with the handle, whenever the instance lets go of it.
+    drop(tmp);
     assert!(fs.try_lock_exclusive(&dir).unwrap());
 }
 
@@ -725,52 +1013,90 @@ fn an_instance_holds_its_lock_for_its_life() {
 fn injected_faults_fail_before_any_effect() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
-    let (dir, _) = backend.make_dir("d").unwrap();
+    let dir = make_open(&backend, "d");
     fs.inject(Fault::new(FaultOp::CreateFile, Errno::ENOSPC).first());
-    let error = backend.create_file(&dir, "f").unwrap_err();
+    let error = backend.create_file(&dir, "f", 0o600).unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::StorageFull);
     assert_eq!(Errno::of(&error), Some(Errno::ENOSPC));
     assert!(!fs.exists("/tmp/d/f"), "no partial effect");
     assert!(fs.trace().iter().any(|l| l.ends_with("ENOSPC (injected)")));
-    backend.create_file(&dir, "f").unwrap();
+    backend.create_file(&dir, "f", 0o600).unwrap();
 
     fs.inject(Fault::new(FaultOp::RemoveFile, Errno::EIO).on_path("/tmp/d/f"));
     assert_eq!(errno(backend.remove_file(&dir, "f")), Errno::EIO);
     assert!(fs.exists("/tmp/d/f"));
     fs.inject(Fault::new(FaultOp::MakeDir, Errno::EROFS).on_path("e"));
-    assert_eq!(errno(backend.make_dir("e")), Errno::EROFS);
+    assert_eq!(errno(backend.make_dir("e", 0o700)), Errno::EROFS);
     assert!(!fs.exists("/tmp/e"));
-    backend.make_dir("other").unwrap();
+    backend.make_dir("other", 0o700).unwrap();
     fs.clear_faults();
     backend.remove_file(&dir, "f").unwrap();
-    backend.make_dir("e").unwrap();
+    backend.make_dir("e", 0o700).unwrap();
+
+    // The new operations too: a failed rename or chmod moves and changes nothing.
+    fs.inject(Fault::new(FaultOp::RenameAt, Errno::EXDEV).on_path("/tmp/e"));
+    assert_eq!(errno(backend.rename_at("e", "f")), Errno::EXDEV);
+    assert!(fs.exists("/tmp/e") && !fs.exists("/tmp/f"));
+    backend.rename_at("other", "f").unwrap();
+    fs.inject(Fault::new(FaultOp::SetModeAt, Errno::EROFS).first());
+    assert_eq!(errno(backend.set_mode_at("e", 0o755)), Errno::EROFS);
+    assert_eq!(fs.metadata("/tmp/e").unwrap().mode, 0o700);
+    backend.set_mode_at("e", 0o755).unwrap();
+    assert_eq!(fs.metadata("/tmp/e").unwrap().mode, 0o755);
+    fs.inject(Fault::new(FaultOp::OpenDir, Errno::EMFILE).nth(2));
+    drop(backend.open_dir("e").unwrap());
+    assert_eq!(errno(backend.open_dir("e")), Errno::EMFILE);
+    assert!(
+        fs.trace()
+            .iter()
+            .any(|l| l == "uid=1000 open_dir /tmp/e -> EMFILE (injected)")
+    );
 }
 
 #[test]
 fn every_backend_method_and_file_io_can_fail() {
     let fs = MemoryFs::new();
     let backend = backend(&fs);
-    let (dir, _) = backend.make_dir("d").unwrap();
-    let (mut file, _) = backend.create_file(&dir, "f").unwrap();
+    let dir = make_open(&backend, "d");
+    let mut file = backend.create_file(&dir, "f", 0o600).unwrap();
+    fs.write("/tmp/d/g", "").unwrap();
     type Call<'a> = Box<dyn Fn() -> io::Result<()> + 'a>;
     let cases: Vec<(FaultOp, Call<'_>)> = vec![
         (
-            FaultOp::MakeDir,
-            Box::new(|| backend.make_dir("x").map(drop)),
-        ),
-        (FaultOp::Lock, Box::new(|| backend.lock_shared(&dir))),
-        (
-            FaultOp::DirMeta,
-            Box::new(|| backend.dir_meta(&dir).map(drop)),
+            FaultOp::RootMeta,
+            Box::new(|| backend.root_meta().map(drop)),
         ),
         (
             FaultOp::RootEntry,
             Box::new(|| backend.root_entry("d").map(drop)),
         ),
+        (FaultOp::MakeDir, Box::new(|| backend.make_dir("x", 0o700))),
+        (
+            FaultOp::SetModeAt,
+            Box::new(|| backend.set_mode_at("d", 0o700)),
+        ),
+        (
+            FaultOp::OpenDir,
+            Box::new(|| backend.open_dir("d").map(drop)),
+        ),
+        (FaultOp::RenameAt, Box::new(|| backend.rename_at("d", "e"))),
         (FaultOp::RemoveDir, Box::new(|| backend.remove_dir("d"))),
         (
+            FaultOp::DirMeta,
+            Box::new(|| backend.dir_meta(&dir).map(drop)),
+        ),
+        (
+            FaultOp::SetDirMode,
+            Box::new(|| backend.set_dir_mode(&dir, 0o700)),
+        ),
+        (FaultOp::Lock, Box::new(|| backend.lock_shared(&dir))),
+        (
             FaultOp::CreateFile,
-            Box::new(|| backend.create_file(&dir, "g").map(drop)),
+            Box::new(|| backend.create_file(&dir, "h", 0o600).map(drop)),
+        ),
+        (
+            FaultOp::SetFileMode,
+            Box::new(|| backend.set_file_mode(&file, 0o600)),
         ),
         (
             FaultOp::OpenFile,
@@ -782,16 +1108,29 @@ fn every_backend_method_and_file_io_can_fail() {
         ),
         (
             FaultOp::RemoveFile,
-            Box::new(|| backend.remove_file(&dir, "f")),
+            Box::new(|| backend.remove_file(&dir, "g")),
         ),
         (FaultOp::Touch, Box::new(|| backend.touch(&dir, None))),
         (FaultOp::List, Box::new(|| backend.list(&dir).map(drop))),
     ];
+    let before = fs.metadata("/tmp/d").unwrap();
     for (op, call) in &cases {
         fs.inject(Fault::new(*op, Errno::EINTR).first());
         assert_eq!(errno(call()), Errno::EINTR, "{op}");
         fs.clear_faults();
     }
+    // No faulted call had an effect: nothing renamed, removed, made or changed.
+    assert_eq!(fs.metadata("/tmp/d").unwrap(), before);
+    assert_eq!(fs.read_dir("/tmp/d").unwrap(), ["f", "g"]);
+    assert!(!fs.exists("/tmp/x") && !fs.exists("/tmp/e"));
+    let covered: Vec<FaultOp> = cases.iter().map(|(op, _)| *op).collect();
+    let io = [FaultOp::Read, FaultOp::Write];
+    let uncovered: Vec<FaultOp> = FaultOp::ALL
+        .into_iter()
+        .filter(|op| !covered.contains(op) && !io.contains(op))
+        .collect();
+    assert!(uncovered.is_empty(), "no case for {uncovered:?}");
+    drop(cases);
     fs.inject(Fault::new(FaultOp::Write, Errno::EDQUOT).nth(2));
     file.write_all(b"a").unwrap();
     assert_eq!(errno(file.write_all(b"b")), Errno::EDQUOT);
@@ -814,7 +1153,7 @@ fn faults_surface_through_the_core() {
     assert_eq!(error.op(), Some(tempdir_core::Op::CreateDir));
     fs.clear_faults();
     let tmp = TemporaryDirectory::with_backend(backend(&fs)).unwrap();
-    fs.inject(Fault::new(FaultOp::RemoveFile, Errno::EACCES));
+    fs.inject(Fault::new(FaultOp::RemoveFile, Errno::EIO));
     tmp.mkstemp().unwrap();
     let report = tmp.cleanup();
     assert_eq!(report.failures.len(), 1);
@@ -824,12 +1163,12 @@ fn faults_surface_through_the_core() {
 // ---- randomness and determinism ----
 
 #[test]
-fn peeked_random_values_predict_the_backend_names() {
+fn peeked_random_values_predict_the_backend_seeds() {
     let fs = MemoryFs::with_seed(11);
     let predicted = fs.peek_random(3);
     assert_eq!(predicted, fs.peek_random(3), "peeking consumes nothing");
     let backend = backend(&fs);
-    assert_eq!(backend.random(), predicted[0]);
+    assert_eq!(backend.seed(), Some(predicted[0]));
     assert_eq!(fs.random_u64(), predicted[1]);
     assert_ne!(MemoryFs::with_seed(12).peek_random(1), fs.peek_random(1));
 }
@@ -856,10 +1195,11 @@ fn a_planted_directory_name_is_skipped() {
 /// A run touching every kind of event: the core, a reaper, an attacker, a hook, faults.
 ///
 /// At most one name is tracked when the core walks its tracked set (`keep_alive`,
-/// `cleanup`): the core keeps that set in a `HashMap`, whose order differs from run to
-/// run and would show in the trace.
+/// `cleanup`), so that the trace cannot depend on the order the core keeps it in.
 fn scenario(seed: u64) -> Vec<String> {
     let fs = MemoryFs::with_seed(seed);
+    fs.set_umask(0o077);
+    fs.as_uid(1001).mkfifo("/tmp/planted").unwrap();
     let tmp = TemporaryDirectory::with_backend(backend(&fs)).unwrap();
     for _ in 0..3 {
         let (mut file, path) = tmp.mkstemp().unwrap();
@@ -874,8 +1214,8 @@ fn scenario(seed: u64) -> Vec<String> {
     tmp.keep_alive().unwrap();
     // A reaper running as root removes the file right before cleanup does.
     fs.set_hook(move |fs, op| {
-        if let BackendOp::RemoveFile { dir, name } = op {
-            let _ = fs.as_uid(0).remove_file(dir.join(name));
+        if op.fault_op() == FaultOp::RemoveFile {
+            let _ = fs.as_uid(0).remove_file(op.path());
         }
     });
     let report = tmp.cleanup();
@@ -908,8 +1248,8 @@ fn the_hook_runs_before_each_backend_operation_without_locks() {
         log.lock().unwrap().push((op.fault_op(), present));
     });
     let backend = backend(&fs);
-    let (dir, _) = backend.make_dir("d").unwrap();
-    let (mut file, _) = backend.create_file(&dir, "f").unwrap();
+    let dir = make_open(&backend, "d");
+    let mut file = backend.create_file(&dir, "f", 0o600).unwrap();
     file.write_all(b"x").unwrap();
     backend.remove_file(&dir, "f").unwrap();
     fs.clear_hook();
@@ -919,11 +1259,67 @@ fn the_hook_runs_before_each_backend_operation_without_locks() {
         seen,
         [
             (FaultOp::MakeDir, false),
+            (FaultOp::OpenDir, true),
             (FaultOp::CreateFile, false),
             (FaultOp::Write, true),
             (FaultOp::RemoveFile, true),
         ],
         "each seen before it ran"
+    );
+}
+
+#[test]
+fn the_hook_sees_each_operation_with_its_arguments() {
+    let fs = MemoryFs::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    fs.set_hook(move |_, op| log.lock().unwrap().push(op.clone()));
+    let backend = backend(&fs);
+    backend.make_dir("d", 0o750).unwrap();
+    backend.rename_at("d", "e").unwrap();
+    let dir = backend.open_dir("e").unwrap();
+    let mut file = backend.create_file(&dir, "f", 0o640).unwrap();
+    file.write_all(b"abc").unwrap();
+    backend.touch(&dir, None).unwrap();
+    fs.clear_hook();
+    let seen = seen.lock().unwrap().clone();
+    let [make, rename, open, create, write, touch] = &seen[..] else {
+        panic!("six operations, saw {seen:?}");
+    };
+    assert_eq!(
+        (make.fault_op(), make.name(), make.mode),
+        (FaultOp::MakeDir, Some("d"), Some(0o750))
+    );
+    assert_eq!(
+        (rename.name(), rename.to.as_deref(), rename.path().as_str()),
+        (Some("d"), Some("e"), "/tmp/d")
+    );
+    assert!(matches!(
+        open,
+        BackendOp {
+            op: FaultOp::OpenDir,
+            name: Some(_),
+            mode: None,
+            ..
+        }
+    ));
+    assert_eq!((create.dir.as_str(), create.mode), ("/tmp/e", Some(0o640)));
+    assert_eq!(
+        (write.path().as_str(), write.name(), write.len),
+        ("/tmp/e/f", Some("f"), Some(3))
+    );
+    assert_eq!((touch.name(), touch.path().as_str()), (None, "/tmp/e"));
+    let shown: Vec<String> = seen.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "make_dir /tmp/d mode=750",
+            "rename_at /tmp/d /tmp/e",
+            "open_dir /tmp/e",
+            "create_file /tmp/e/f mode=640",
+            "write /tmp/e/f (3 bytes)",
+            "touch /tmp/e",
+        ]
     );
 }
 
@@ -944,26 +1340,32 @@ fn backend_calls_made_by_the_hook_do_not_reenter_it() {
 }
 
 #[test]
-fn a_hook_can_reap_between_two_steps_of_the_core() {
+fn a_hook_can_swap_a_file_between_two_steps_of_the_core() {
     let fs = MemoryFs::with_seed(3);
     let tmp = TemporaryDirectory::with_backend(backend(&fs)).unwrap();
     let (_file, victim) = tmp.mkstemp().unwrap();
     let target = victim.clone();
-    // Right before the core looks at the entry during cleanup (one listing here), swap
-    // the file for a symlink to something precious: cleanup must leave it in place.
+    // Right before cleanup unlinks the file, swap it for a symlink to something precious:
+    // the unlink goes to the link, never through it.
     fs.write("/tmp/precious", "keep").unwrap();
     fs.set_hook(move |fs, op| {
-        if matches!(op, BackendOp::Entry { .. } | BackendOp::Scan { .. })
+        if op.fault_op() == FaultOp::RemoveFile
             && fs.symlink_metadata(&target).is_ok_and(|m| m.is_file())
         {
             fs.remove_file(&target).unwrap();
             fs.symlink("/tmp/precious", &target).unwrap();
         }
     });
-    let report = tmp.cleanup();
-    assert_eq!(report.left_in_place, vec![victim.clone()]);
+    let _report = tmp.cleanup();
+    fs.clear_hook();
     assert_eq!(fs.read("/tmp/precious").unwrap(), b"keep");
-    assert!(fs.symlink_metadata(&victim).unwrap().is_symlink());
+    assert_eq!(fs.symlinks_followed(), 0);
+    assert!(
+        fs.trace()
+            .iter()
+            .any(|l| l.starts_with("uid=1000 symlink /tmp/precious")),
+        "the hook ran"
+    );
 }
 
 // ---- threads ----

@@ -8,11 +8,11 @@
 use std::io::Write;
 use std::time::Duration;
 
-use tempdirs::core::TemporaryDirectory;
-use tempdirs::{DirStatus, Error, MemoryBackend, MemoryFs, Utf8PathBuf};
+use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
+use tempdirs::{DirStatus, Error, Utf8PathBuf};
 
 /// The code under test: writes a report into a fresh temporary file.
-fn write_report(tmp: &TemporaryDirectory<MemoryBackend>, text: &str) -> Result<Utf8PathBuf, Error> {
+fn write_report(tmp: &TemporaryDirectory, text: &str) -> Result<Utf8PathBuf, Error> {
     let (mut file, path) = tmp.mkstemp()?;
     file.write_all(text.as_bytes())
         .map_err(|source| Error::Io {
@@ -24,7 +24,7 @@ fn write_report(tmp: &TemporaryDirectory<MemoryBackend>, text: &str) -> Result<U
 }
 
 /// Ten days pass, tmpwatch's `10d /tmp` runs: our file and then our directory go.
-fn play_tmpwatch(fs: &MemoryFs, tmp: &TemporaryDirectory<MemoryBackend>, report: &Utf8PathBuf) {
+fn play_tmpwatch(fs: &MemoryFs, tmp: &TemporaryDirectory, report: &Utf8PathBuf) {
     fs.advance_clock(Duration::from_secs(11 * 86_400));
     fs.remove_file(report).expect("the reaper removes the file");
     fs.remove_dir(tmp.dir())

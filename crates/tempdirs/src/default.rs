@@ -33,8 +33,7 @@ fn shared() -> MutexGuard<'static, Shared> {
 /// cleaned up, the next call makes a fresh one (in the same root).
 ///
 /// The root is the one given to [`set_default_root`] before first use, else the system
-/// temp dir (`TMPDIR`, else `/tmp`) for cap-std, or `/tmp` in [`shared_memory_fs`] for the
-/// in-memory backend.
+/// temp dir (`TMPDIR`, else `/tmp`).
 ///
 /// With the `tempfile` feature, the first instance also becomes the `tempfile` crate's
 /// default directory (`tempfile::env::override_temp_dir`), so that
@@ -85,26 +84,11 @@ pub fn set_default_root(root: impl AsRef<Utf8Path>) -> Result<(), Error> {
     Ok(())
 }
 
-#[cfg(feature = "cap-std")]
 fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
     match root {
         Some(root) => TemporaryDirectory::new_in(root),
         None => TemporaryDirectory::new(),
     }
-}
-
-#[cfg(all(feature = "memory", not(feature = "cap-std")))]
-fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
-    let backend = crate::DefaultBackend::new(&shared_memory_fs(), root.unwrap_or("/tmp".into()))?;
-    TemporaryDirectory::with_backend(backend)
-}
-
-/// The process-wide in-memory filesystem [`default()`] uses when the in-memory backend is
-/// the default one (the `memory` feature without `cap-std`). It holds `/tmp`.
-#[cfg(feature = "memory")]
-pub fn shared_memory_fs() -> tempdir_memory::MemoryFs {
-    static FS: std::sync::OnceLock<tempdir_memory::MemoryFs> = std::sync::OnceLock::new();
-    FS.get_or_init(tempdir_memory::MemoryFs::new).clone()
 }
 
 #[cfg(feature = "tempfile")]
@@ -126,7 +110,7 @@ fn redirect_tempfile(_: &TemporaryDirectory) {}
 pub(crate) fn reset() {
     let mut shared = shared();
     if let Some(instance) = shared.instance.take() {
-        instance.cleanup();
+        let _ = instance.cleanup();
     }
     shared.root = None;
     shared.used = false;
@@ -143,7 +127,6 @@ mod tests {
     /// A root of our own for the shared instance, made fresh for each test.
     fn fresh_root() -> Utf8PathBuf {
         reset();
-        #[cfg(feature = "cap-std")]
         {
             use std::sync::atomic::{AtomicU32, Ordering};
             static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -158,15 +141,11 @@ mod tests {
             set_default_root(&root).unwrap();
             root
         }
-        #[cfg(not(feature = "cap-std"))]
-        Utf8PathBuf::from("/tmp")
     }
 
     fn remove_root(root: &Utf8Path) {
         reset();
-        if cfg!(feature = "cap-std") {
-            std::fs::remove_dir(root).expect("cleanup left the root empty");
-        }
+        std::fs::remove_dir(root).expect("cleanup left the root empty");
     }
 
     // The shared instance is process-global state: these tests run one at a time.
@@ -187,7 +166,6 @@ mod tests {
             threads.into_iter().map(|t| t.join().unwrap()).collect()
         });
         assert!(instances.iter().all(|i| Arc::ptr_eq(i, &instances[0])));
-        #[cfg(feature = "cap-std")]
         assert_eq!(
             std::fs::read_dir(&root).unwrap().count(),
             1,

@@ -8,6 +8,7 @@
 //! instance, as duplicity's callers do:
 //!
 //! ```no_run
+//! # #[cfg(feature = "cap-std")] {
 //! use std::io::Write;
 //!
 //! let tmp = tempdirs::default()?;          // made on first use, shared by every thread
@@ -15,7 +16,8 @@
 //! file.write_all(b"volume 1")?;
 //! // ... upload `path` ...
 //! tmp.remove(&path)?;                      // unlink + forget
-//! tmp.cleanup();                           // at the end: tracked files, then the directory
+//! assert!(tmp.cleanup().is_complete());    // at the end: tracked files, then the directory
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -27,17 +29,22 @@
 //! | `memory` | no | [`MemoryBackend`] over [`MemoryFs`]: a deterministic in-memory filesystem that can play reaper and attacker |
 //! | `tempfile` | no | points the `tempfile` crate's default directory at [`default()`]'s directory (implies `cap-std`) |
 //!
-//! Features only add: with both backends on, both are usable, and [`TemporaryDirectory`] /
-//! [`DefaultBackend`] are the cap-std ones; with only `memory`, they are the in-memory ones.
+//! Features only add: each switches on items of its own, and no name changes what it means
+//! when another feature is turned on. [`TemporaryDirectory`] and [`default()`] exist with
+//! `cap-std` and are always on real directories; the in-memory backend lives in its own
+//! module, `tempdirs::memory`, whose `TemporaryDirectory` is always in memory. A crate that
+//! chose the in-memory backend so that its tests never touch the disk keeps that promise
+//! whatever else in the build turns on `cap-std`.
 //!
 //! # Deterministic tests
 //!
 //! ```
 //! # #[cfg(feature = "memory")] {
-//! use tempdirs::{DirStatus, MemoryBackend, MemoryFs};
+//! use tempdirs::DirStatus;
+//! use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
 //!
 //! let fs = MemoryFs::with_seed(42);
-//! let tmp = tempdirs::core::TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
+//! let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
 //! let (_file, path) = tmp.mkstemp()?;
 //! fs.remove_file(&path)?;                  // play the reaper
 //! fs.remove_dir(tmp.dir())?;
@@ -60,17 +67,17 @@ compile_error!(
      e.g. `tempdirs = { version = \"0.1\", features = [\"memory\"] }`"
 );
 
+#[cfg(feature = "cap-std")]
 mod default;
 
-#[cfg(feature = "memory")]
-pub use default::shared_memory_fs;
+#[cfg(feature = "cap-std")]
 pub use default::{default, set_default_root};
 
 /// The backend-generic core: `tempdirs::core::TemporaryDirectory<B>` for any backend.
 pub use tempdir_core as core;
 pub use tempdir_core::{
     Backend, BufFile, Builder, CleanupReport, DirStatus, Error, FileId, FileKind, Meta, Op,
-    OpenRoot, Utf8Path, Utf8PathBuf,
+    OpenRoot, RootProblem, Utf8Path, Utf8PathBuf,
 };
 
 /// The `cap-std` crate, for hosts that hand [`CapStdBackend::from_dir`] a directory
@@ -78,28 +85,29 @@ pub use tempdir_core::{
 #[cfg(feature = "cap-std")]
 pub use cap_std;
 #[cfg(feature = "cap-std")]
-pub use tempdir_cap_std::CapStdBackend;
-#[cfg(feature = "memory")]
-pub use tempdir_memory::{MemoryBackend, MemoryFile, MemoryFs};
+pub use tempdir_cap_std::{CapStdBackend, CapStdDir};
 
-/// The backend of [`TemporaryDirectory`] and [`default()`]: cap-std when that feature is
-/// on, the in-memory one otherwise.
-#[cfg(feature = "cap-std")]
-pub type DefaultBackend = tempdir_cap_std::CapStdBackend;
-/// The backend of [`TemporaryDirectory`] and [`default()`]: cap-std when that feature is
-/// on, the in-memory one otherwise.
-#[cfg(all(feature = "memory", not(feature = "cap-std")))]
-pub type DefaultBackend = tempdir_memory::MemoryBackend;
-
-/// A temporary directory on the [`DefaultBackend`]: duplicity's `TemporaryDirectory`.
+/// A temporary directory on real directories: duplicity's `TemporaryDirectory`.
 ///
-/// With cap-std, `TemporaryDirectory::new()` makes one under the system temp dir and
+/// `TemporaryDirectory::new()` makes one under the system temp dir and
 /// `TemporaryDirectory::new_in(root)` under `root`; see
 /// [`tempdirs::core::TemporaryDirectory`](tempdir_core::TemporaryDirectory) for every
 /// method.
-pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<DefaultBackend>;
+#[cfg(feature = "cap-std")]
+pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<CapStdBackend>;
+
+/// The deterministic in-memory backend: a filesystem that tests can play reaper and
+/// attacker on, and that never touches the disk.
+#[cfg(feature = "memory")]
+pub mod memory {
+    pub use tempdir_memory::*;
+
+    /// A temporary directory in a [`MemoryFs`], always in memory whatever other features
+    /// are on.
+    pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>;
+}
 
 /// The README's Rust example, compiled as a doctest so that it stays true.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "cap-std"))]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeExample;
