@@ -10,7 +10,7 @@ use tempdir_core::{Backend, Error, TemporaryDirectory};
 /// One isolated root per test, and std::fs-like operations on it from outside the library.
 pub trait Harness: Sized {
     /// The backend under test.
-    type B: Backend;
+    type B: Backend + 'static;
 
     /// A fresh, empty root that no other test uses.
     fn new() -> Self;
@@ -31,6 +31,12 @@ pub trait Harness: Sized {
         TemporaryDirectory::with_backend(self.backend()).expect("a temporary directory is made")
     }
 
+    /// Runs `body` on a fresh harness whose creations the umask `mask` applies to, acting
+    /// as a user who is not root (where the test process is not root). The umask is
+    /// process-global on disk, so there it happens in a child process that re-executes
+    /// `test` (a test path as `module_path!()` gives it). `false` where there is no umask.
+    fn with_umask(test: &str, mask: u32, body: impl Fn(&Self)) -> bool;
+
     /// Whether anything (a dangling symlink included) is at `path`.
     fn exists(&self, path: &Utf8Path) -> bool;
     fn is_symlink(&self, path: &Utf8Path) -> bool;
@@ -43,12 +49,20 @@ pub trait Harness: Sized {
     fn create_dir(&self, path: &Utf8Path) -> io::Result<()>;
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()>;
     fn symlink(&self, target: &Utf8Path, link: &Utf8Path) -> io::Result<()>;
+    /// Makes a FIFO at `path`; `Unsupported` where the platform has none.
+    fn mkfifo(&self, path: &Utf8Path) -> io::Result<()>;
     /// Sorted entry names.
     fn read_dir(&self, path: &Utf8Path) -> Vec<String>;
 
     /// Permission bits of `path` (not following symlinks); `None` where the platform has
     /// no modes.
     fn mode(&self, path: &Utf8Path) -> Option<u32>;
+    /// Sets the permission bits of `path`, set-id and sticky bits included; `false` where
+    /// the platform has no modes.
+    fn set_mode(&self, path: &Utf8Path, mode: u32) -> bool;
+    /// Makes a directory at `path` owned by `uid` with exactly `mode`; `false` where the
+    /// harness cannot act as another user (on disk, unless running as root).
+    fn make_dir_owned_by(&self, path: &Utf8Path, uid: u32, mode: u32) -> bool;
     /// Sets atime and mtime of `path` far into the past; `false` where unsupported.
     fn age(&self, path: &Utf8Path) -> bool;
     /// `(atime, mtime)` of `path`, not following symlinks.
@@ -66,4 +80,40 @@ pub fn unsupported<H: Harness>(h: &H, case: &str, what: &str) {
 /// Joins a name onto a directory.
 pub fn join(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
     dir.join(name)
+}
+
+/// The environment variable that makes a re-executed test binary play the child.
+#[cfg(unix)]
+pub const CHILD: &str = "TEMPDIRS_IT_CHILD";
+
+/// Re-runs the one test `test` (a path as `module_path!()` gives it, crate name first) of
+/// this binary in a child process with `envs` set, and returns its stdout. The child's
+/// output is passed on, so that its `unsupported:` lines are seen; a child that fails
+/// fails the caller.
+#[cfg(unix)]
+pub fn run_child(test: &str, envs: &[(&str, &std::ffi::OsStr)]) -> String {
+    let exe = std::env::current_exe().expect("the test binary");
+    // libtest names tests without the crate's name.
+    let test = test.split_once("::").map_or(test, |(_, rest)| rest);
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    for (key, value) in envs {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().expect("the child runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in stdout.lines().filter(|l| l.starts_with("unsupported:")) {
+        println!("{line}");
+    }
+    assert!(
+        out.status.success(),
+        "child {test} failed ({}): {stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test named {test}: {stdout}"
+    );
+    stdout
 }

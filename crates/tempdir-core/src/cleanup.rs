@@ -185,6 +185,17 @@ impl<B: Backend> TemporaryDirectory<B> {
                 return;
             }
             Err(e) => {
+                // Refused (a sticky root refuses to rename another uid's entry): look again,
+                // to say whether what is at the name is still ours.
+                report.status = match self.backend.root_entry(&self.name) {
+                    Ok(Some(meta)) if meta.id != self.id => DirStatus::Replaced,
+                    Ok(None) => DirStatus::Reaped,
+                    _ => DirStatus::Intact,
+                };
+                if report.status != DirStatus::Intact {
+                    tracing::warn!(path = %self.path, status = ?report.status, "temporary directory went during cleanup: left alone");
+                    return;
+                }
                 tracing::warn!(path = %self.path, error = %e, "cannot rename the temporary directory to remove it");
                 report
                     .failures

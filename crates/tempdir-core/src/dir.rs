@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::backend::{Backend, FileId, FileKind, Meta, OpenRoot};
 use crate::cleanup::Leftovers;
-use crate::name::{self, Random, Tracked, join, resolve};
+use crate::name::{self, Entry, Random, Tracked, join, resolve};
 use crate::{BufFile, Error, Op, RootProblem};
 
 /// How many names are tried before giving up with [`Error::TooManyCollisions`]. With 41
@@ -314,7 +314,11 @@ impl<B: Backend> TemporaryDirectory<B> {
         self.check_path(dir)?;
         let (name, generation) = self.next_name("mktemp");
         let path = join(&self.path, &name);
-        self.tracked().insert(&name, generation);
+        let entry = Entry {
+            generation,
+            created: false,
+        };
+        self.tracked().insert(&name, entry);
         tracing::debug!(path = %path, "registered temporary name");
         Ok(path)
     }
@@ -396,7 +400,11 @@ impl<B: Backend> TemporaryDirectory<B> {
             let _ = self.backend.remove_file(dir, name);
             return Err(e);
         }
-        self.tracked().insert(name, generation);
+        let entry = Entry {
+            generation,
+            created: true,
+        };
+        self.tracked().insert(name, entry);
         tracing::debug!(name, dir = %self.path, "created temporary file");
         Ok(file)
     }
@@ -408,17 +416,18 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// # Errors
     ///
     /// [`Error::Swapped`] when a tracked name holds a symlink or anything but a regular
-    /// file; [`Error::Vanished`] when a tracked name is gone (a reaper removed the file);
-    /// [`Error::Reaped`] or [`Error::Replaced`] when the directory is gone; [`Error::Io`]
-    /// otherwise (an untracked name that is not a regular file is `InvalidInput`).
+    /// file; [`Error::Vanished`] when a file this instance created is gone (a reaper removed
+    /// it); [`Error::Reaped`] or [`Error::Replaced`] when the directory is gone;
+    /// [`Error::Io`] otherwise, with the kernel's kind (`NotFound`, `IsADirectory`, a
+    /// symlink's `ELOOP`) or `InvalidInput` for an untracked FIFO, socket or device.
     pub fn open(&self, name: impl AsRef<Utf8Path>) -> Result<B::File, Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        let tracked = self.tracked().contains(name);
+        let tracked = self.tracked().get(name);
         match self.backend.open_file(dir, name) {
             Ok((file, FileKind::File)) => Ok(file),
-            Ok(_) if tracked => Err(self.swapped(name)),
+            Ok(_) if tracked.is_some() => Err(self.swapped(name)),
             Ok(_) => Err(Error::io(
                 Op::OpenFile,
                 join(&self.path, name),
@@ -426,12 +435,15 @@ impl<B: Backend> TemporaryDirectory<B> {
             )),
             Err(e) => {
                 let error = self.failure(dir, Op::OpenFile, name, e);
-                if !tracked || !matches!(error, Error::Io { .. }) {
+                let Some(entry) = tracked else {
+                    return Err(error);
+                };
+                if !matches!(error, Error::Io { .. }) {
                     return Err(error);
                 }
                 // What we track is not there to open: say what happened to it.
                 match self.backend.entry(dir, name) {
-                    Ok(None) => Err(Error::Vanished {
+                    Ok(None) if entry.created => Err(Error::Vanished {
                         path: join(&self.path, name),
                     }),
                     Ok(Some(meta)) if meta.kind != FileKind::File => Err(self.swapped(name)),
@@ -453,7 +465,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        let Some(generation) = self.tracked().get(name) else {
+        let Some(entry) = self.tracked().get(name) else {
             return Err(Error::NotTracked {
                 path: join(&self.path, name),
             });
@@ -465,7 +477,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
         // Forget it only if it is still what was removed: a create of the same name by
         // another thread in between tracked a new file, which stays tracked.
-        self.tracked().remove_if(name, generation);
+        self.tracked().remove_if(name, entry);
         tracing::debug!(name, dir = %self.path, "removed temporary file");
         Ok(())
     }

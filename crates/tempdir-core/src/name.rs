@@ -185,16 +185,25 @@ pub(crate) fn file_name(kind: &str, random: u64, n: u64) -> String {
 
 /// The names an instance tracks, each with the generation it was tracked at (the counter
 /// of the name that made it), so that a `remove` racing a `create` of the same name
-/// forgets only what it removed. Iterates in name order, so a seeded run replays exactly.
+/// forgets only what it removed, and whether this instance created the file (a `mktemp`
+/// name is created by the caller, or never). Iterates in name order, so a seeded run
+/// replays exactly.
 #[derive(Default)]
-pub(crate) struct Tracked(BTreeMap<Box<str>, u64>);
+pub(crate) struct Tracked(BTreeMap<Box<str>, Entry>);
+
+/// What the tracked set knows of a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) generation: u64,
+    pub(crate) created: bool,
+}
 
 impl Tracked {
-    pub(crate) fn insert(&mut self, name: &str, generation: u64) {
-        self.0.insert(name.into(), generation);
+    pub(crate) fn insert(&mut self, name: &str, entry: Entry) {
+        self.0.insert(name.into(), entry);
     }
 
-    pub(crate) fn get(&self, name: &str) -> Option<u64> {
+    pub(crate) fn get(&self, name: &str) -> Option<Entry> {
         self.0.get(name).copied()
     }
 
@@ -206,9 +215,9 @@ impl Tracked {
         self.0.remove(name).is_some()
     }
 
-    /// Forgets `name` if it is still tracked at `generation`.
-    pub(crate) fn remove_if(&mut self, name: &str, generation: u64) {
-        if self.get(name) == Some(generation) {
+    /// Forgets `name` if it is still tracked as `entry`.
+    pub(crate) fn remove_if(&mut self, name: &str, entry: Entry) {
+        if self.get(name) == Some(entry) {
             self.0.remove(name);
         }
     }
@@ -315,12 +324,16 @@ mod tests {
 
     #[test]
     fn remove_if_forgets_only_the_generation_it_saw() {
+        let entry = |generation| Entry {
+            generation,
+            created: true,
+        };
         let mut tracked = Tracked::default();
-        tracked.insert("x", 1);
-        tracked.insert("x", 2);
-        tracked.remove_if("x", 1);
-        assert_eq!(tracked.get("x"), Some(2));
-        tracked.remove_if("x", 2);
+        tracked.insert("x", entry(1));
+        tracked.insert("x", entry(2));
+        tracked.remove_if("x", entry(1));
+        assert_eq!(tracked.get("x"), Some(entry(2)));
+        tracked.remove_if("x", entry(2));
         assert!(!tracked.contains("x"));
     }
 }

@@ -7,11 +7,6 @@
 //! names differ between backends, so each is replaced by its order of creation (`H0`,
 //! `H1`…; the directory is `DIR`). A divergence is a bug in one backend.
 //!
-//! Files the run creates are held open until the case ends. On disk a closed file's inode
-//! number is free to be reused by the next file made (ext4 reuses at once), and the
-//! identity checks (`Swapped`) then cannot tell a planted file from ours; the memory model
-//! never reuses numbers. Holding them open keeps the comparison about the backends.
-//!
 //! Case count: `PROPTEST_CASES`, else 64.
 
 use std::collections::BTreeMap;
@@ -91,10 +86,6 @@ struct Run<H: Extra> {
     h: H,
     handed: Vec<String>,
     seen: Vec<String>,
-    /// Files this run created, held open to the end: a closed file's inode number can be
-    /// reused on disk at once (ext4 does), which the memory model never does, so identity
-    /// checks would diverge for that reason alone (reported separately; see the module docs).
-    held: Vec<<H::B as tempdir_core::Backend>::File>,
 }
 
 fn error_of(err: &Error) -> String {
@@ -130,7 +121,6 @@ impl<H: Extra> Run<H> {
             td,
             handed: Vec::new(),
             seen: Vec::new(),
-            held: Vec::new(),
         }
     }
 
@@ -174,18 +164,11 @@ impl<H: Extra> Run<H> {
             Op::Mkstemp(len) => match self.td.mkstemp() {
                 Ok((mut f, p)) => {
                     let wrote = f.write_all(&vec![b'x'; usize::from(len)]);
-                    self.held.push(f);
                     format!("{} write {}", self.hand(&p), outside(&wrote))
                 }
                 Err(e) => format!("err {}", error_of(&e)),
             },
-            Op::Create(r) => match self.td.create(self.name(r)) {
-                Ok(f) => {
-                    self.held.push(f);
-                    "ok".to_owned()
-                }
-                Err(e) => format!("err {}", error_of(&e)),
-            },
+            Op::Create(r) => outcome(&self.td.create(self.name(r))),
             Op::Open(r) => outcome(&self.td.open(self.name(r))),
             Op::Remove(r) => outcome(&self.td.remove(self.name(r))),
             Op::Forget(r) => self.td.forget(self.name(r)).to_string(),

@@ -1,4 +1,4 @@
-//! Reliability (issue 7): bad input, injected faults, differential property tests, stress.
+//! Reliability: bad input, injected faults, differential property tests, stress.
 //!
 //! Every generic case takes a [`Harness`] (plus the few extras in [`Extra`]) and is
 //! instantiated per backend by [`reliability!`](crate::reliability), as the conformance
