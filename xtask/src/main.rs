@@ -6,8 +6,10 @@
 //! - `bench`: side by side with the syscall floor, `tempfile`, `cap-tempfile`, Python and
 //!   duplicity.
 //! - `wasi`: the tests on `wasm32-wasip1` under wasmtime, with one preopened directory.
+//! - `build-cost`: a user's cold build with `tempdirs` beside one with `tempfile`.
 
 mod bench;
+mod build_cost;
 mod fuzz;
 mod json;
 mod race;
@@ -22,7 +24,9 @@ commands:
   race    tmpwatch-race scenarios: duplicity's path algorithm vs. tempdirs' handles
   bench   performance next to the syscall floor and the alternatives (--help for more)
   fuzz    the cargo-fuzz targets of fuzz/, 30 s each (--seconds N)
-  wasi    the tests on wasm32-wasip1 under wasmtime, one preopened directory";
+  wasi    the tests on wasm32-wasip1 under wasmtime, one preopened directory
+  build-cost
+          a cold build of a hello world with tempdirs beside one with tempfile";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "wasi" => wasi::run(rest),
+        "build-cost" => build_cost::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -1,14 +1,19 @@
 //! The real disk: a scratch tree under `/dev/shm` (or the system temp dir), the reaper and
-//! the attacker on a real thread with real syscalls, ages made with `utimensat`.
+//! the attacker on a real thread with real syscalls.
 //!
-//! Time: a reaper compares timestamps with its clock, and ctime and btime cannot be set.
-//! So the clock the reaper sees is the wall clock plus the idle time the scenario has
-//! skipped, and a timestamp is read in the epoch it was written in: each `advance` opens a
-//! new epoch at a boundary no older timestamp can reach (a probe file is touched until its
-//! mtime moves past what it was), and every timestamp from epoch `i` is shifted by the
-//! skip in force then. A file written before a 10-day skip looks 10 days older than one
-//! written after it, ctime and btime included — as if the process had slept, without
-//! sleeping.
+//! Time, two ways. A reaper compares timestamps with its clock, and ctime and btime cannot
+//! be set.
+//!
+//! - **Epochs** (the rows that run the reaper models): the clock the models see is the
+//!   wall clock plus the idle time the scenario has skipped, and a timestamp is read in
+//!   the epoch it was written in: each `advance` opens a new epoch at a boundary no older
+//!   timestamp can reach (a probe file is touched until its mtime moves past what it
+//!   was), and every timestamp from epoch `i` is shifted by the skip in force then. A file
+//!   written before a 10-day skip looks 10 days older than one written after it, ctime
+//!   and btime included — as if the process had slept, without sleeping.
+//! - **Backdating** (the rows that run the real reapers, which read the real clock): each
+//!   `advance` moves the atime and mtime of every entry under the root back by the skip,
+//!   with `utimensat`; the reapers are configured to judge by those two times alone.
 
 use std::ffi::OsStr;
 use std::io::{self, Read};
@@ -20,14 +25,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use camino::{Utf8Path, Utf8PathBuf};
 use rustix::fs::{AtFlags, CWD, FlockOperation, Mode, OFlags, StatxFlags, Timestamps};
 use rustix::fs::{Timespec, UTIME_NOW};
-use tempdir_cap_std::CapStdBackend;
-use tempdir_core::{FileKind, OpenRoot};
 
-use super::env::{ATTACKER_UID, BYSTANDER_UID, Env, Outside};
-use super::model::{Published, Shared, VictimLog, lock};
-use super::reaper::{ReaperFs, Stat};
-use super::scenario::{Metrics, Plan};
-use super::sched::Sched;
+use super::env::{ATTACKER_UID, BYSTANDER_AGE, BYSTANDER_UID, Env, HOME_AGE, Outside, layout};
+use super::reaper::{Kind, ReaperFs, Stat};
+use super::victim::lock;
 
 /// The epochs of the virtual clock: `(first real instant, skip in force)`.
 struct Clock {
@@ -106,7 +107,7 @@ impl Clock {
     }
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
@@ -147,10 +148,12 @@ struct DiskActor {
 
 fn stat_of(st: &rustix::fs::Statx, clock: &Clock) -> Stat {
     let kind = match u32::from(st.stx_mode) & 0o170000 {
-        0o040000 => FileKind::Dir,
-        0o100000 => FileKind::File,
-        0o120000 => FileKind::Symlink,
-        _ => FileKind::Other,
+        0o040000 => Kind::Dir,
+        0o100000 => Kind::File,
+        0o120000 => Kind::Symlink,
+        0o010000 => Kind::Fifo,
+        0o140000 => Kind::Socket,
+        _ => Kind::Device,
     };
     let btime =
         (st.stx_mask & StatxFlags::BTIME.bits() != 0).then(|| clock.virt(ts(&st.stx_btime)));
@@ -163,6 +166,8 @@ fn stat_of(st: &rustix::fs::Statx, clock: &Clock) -> Stat {
         mtime: clock.virt(ts(&st.stx_mtime)),
         ctime: clock.virt(ts(&st.stx_ctime)),
         btime,
+        size: st.stx_size,
+        nlink: u64::from(st.stx_nlink),
     }
 }
 
@@ -184,7 +189,8 @@ impl DiskActor {
     }
 
     fn open_flags(&self) -> OFlags {
-        let mut flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        // Never waits for a writer at a FIFO.
+        let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
         if self.noatime {
             flags |= OFlags::NOATIME;
         }
@@ -209,6 +215,13 @@ impl Outside for DiskActor {
     fn write(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
         let _as = AsUid::enter(self.uid)?;
         std::fs::write(path, bytes)
+    }
+    fn create_new(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
+        let _as = AsUid::enter(self.uid)?;
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path.as_str(), flags, Mode::from_raw_mode(0o600))?;
+        std::io::Write::write_all(&mut std::fs::File::from(fd), bytes)
     }
     fn create_dir(&self, path: &Utf8Path, mode: u32) -> io::Result<()> {
         let _as = AsUid::enter(self.uid)?;
@@ -251,11 +264,6 @@ impl Outside for DiskActor {
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
         let _as = AsUid::enter(self.uid)?;
         std::fs::rename(from, to)
-    }
-    fn set_permissions(&self, path: &Utf8Path, mode: u32) -> io::Result<()> {
-        let _as = AsUid::enter(self.uid)?;
-        rustix::fs::chmod(path.as_str(), Mode::from_raw_mode(mode))?;
-        Ok(())
     }
     fn set_times(&self, path: &Utf8Path, atime: Duration, mtime: Duration) -> io::Result<()> {
         let _as = AsUid::enter(self.uid)?;
@@ -354,35 +362,63 @@ impl Drop for Scratch {
     }
 }
 
-/// One disk run's tree: `tmp/` (1777), `home/victim/{.bashrc,secret/}`.
+/// Sets the process's umask for a disk run, and puts the old one back.
+pub struct Umask(Option<Mode>);
+
+impl Umask {
+    pub fn set(mask: Option<u32>) -> Umask {
+        Umask(mask.map(|m| rustix::process::umask(Mode::from_raw_mode(m))))
+    }
+}
+
+impl Drop for Umask {
+    fn drop(&mut self) {
+        if let Some(old) = self.0 {
+            rustix::process::umask(old);
+        }
+    }
+}
+
+/// How time passes on disk (see the module's documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeMode {
+    Epochs,
+    Backdate,
+}
+
+/// One disk run's tree, as [`layout`] names it under the run's directory.
 pub struct DiskEnv {
     dir: Utf8PathBuf,
     root: Utf8PathBuf,
+    home: Utf8PathBuf,
     bashrc: Utf8PathBuf,
     secret: Utf8PathBuf,
     clock: Arc<Clock>,
+    mode: TimeMode,
     victim: DiskActor,
     attacker: DiskActor,
     inspector: DiskActor,
     reaper: DiskActor,
     reaper_noatime: DiskActor,
+    /// The owner whose entries backdating leaves alone: the free-running attacker's, so
+    /// that no reaper removes them and their removal is the victim's doing.
+    spared: Option<u32>,
     note: String,
 }
 
 impl DiskEnv {
-    pub fn new(scratch: &mut Scratch, same_uid: bool) -> io::Result<DiskEnv> {
+    pub fn new(scratch: &mut Scratch, same_uid: bool, mode: TimeMode) -> io::Result<DiskEnv> {
         scratch.runs += 1;
         let dir = scratch.base.join(format!("run-{}", scratch.runs));
-        let root = dir.join("tmp");
-        let home = dir.join("home/victim");
-        std::fs::create_dir_all(&home)?;
+        let at = |p: &str| dir.join(p);
+        let root = at(layout::ROOT);
+        std::fs::create_dir_all(at("home/victim"))?;
         std::fs::create_dir(&root)?;
         rustix::fs::chmod(root.as_str(), Mode::from_raw_mode(0o1777))?;
-        let bashrc = home.join(".bashrc");
-        std::fs::write(&bashrc, b"# ~/.bashrc\nexport PATH\n")?;
-        let secret = home.join("secret");
-        std::fs::create_dir(&secret)?;
-        rustix::fs::chmod(secret.as_str(), Mode::from_raw_mode(0o700))?;
+        std::fs::write(at(layout::BASHRC), layout::BASHRC_TEXT)?;
+        std::fs::create_dir(at(layout::SECRET))?;
+        rustix::fs::chmod(at(layout::SECRET).as_str(), Mode::from_raw_mode(0o700))?;
+        std::fs::write(at(layout::KEY), layout::KEY_TEXT)?;
         let probe = dir.join("clock-probe");
         std::fs::write(&probe, b"")?;
         let clock = Arc::new(Clock {
@@ -396,15 +432,30 @@ impl DiskEnv {
             uid,
             noatime,
         };
-        // Usual residents: an excluded X11 directory, a bystander's month-old report.
-        let x11 = root.join(".X11-unix");
+        let me = actor(None, false);
+        let home_age = clock.now().saturating_sub(HOME_AGE);
+        for p in [layout::BASHRC, layout::KEY] {
+            me.set_times(&at(p), home_age, home_age)?;
+        }
+        let x11 = at(layout::X11);
         std::fs::create_dir(&x11)?;
         rustix::fs::chmod(x11.as_str(), Mode::from_raw_mode(0o1777))?;
         let bystander = actor(root_user.then_some(BYSTANDER_UID), false);
-        let report = root.join("report-1002.txt");
-        bystander.write(&report, b"last month's report")?;
-        let month = clock.now().saturating_sub(Duration::from_secs(30 * 86_400));
-        bystander.set_times(&report, month, month)?;
+        bystander.write(&at(layout::REPORT), layout::REPORT_TEXT)?;
+        {
+            let _as = AsUid::enter(bystander.uid)?;
+            rustix::fs::mknodat(
+                CWD,
+                at(layout::FIFO).as_str(),
+                rustix::fs::FileType::Fifo,
+                Mode::from_raw_mode(0o644),
+                0,
+            )?;
+        }
+        let month = clock.now().saturating_sub(BYSTANDER_AGE);
+        for p in [layout::REPORT, layout::FIFO] {
+            bystander.set_times(&at(p), month, month)?;
+        }
         // The victim is this process: root here, as for duplicity's system backups.
         let mut note = vec![if root_user {
             "disk victim=root"
@@ -413,22 +464,64 @@ impl DiskEnv {
         }];
         if !root_user {
             note.push("not root: attacker=same-uid");
-        } else if same_uid {
-            note.push("attacker=same-uid");
         }
         Ok(DiskEnv {
-            victim: actor(None, false),
+            victim: me,
             attacker: actor(other(ATTACKER_UID), false),
             inspector: actor(None, true),
             reaper: actor(None, false),
             reaper_noatime: actor(None, true),
+            home: at(layout::HOME),
+            bashrc: at(layout::BASHRC),
+            secret: at(layout::SECRET),
             dir,
             root,
-            bashrc,
-            secret,
             clock,
+            mode,
+            spared: None,
             note: note.join(" "),
         })
+    }
+
+    /// The run's own directory (the real reapers' configuration goes there).
+    pub fn dir(&self) -> &Utf8Path {
+        &self.dir
+    }
+
+    /// Whether the attacker acts as another uid here (only root can make it one).
+    pub fn distinct_uids() -> bool {
+        is_root()
+    }
+
+    /// Backdating leaves the attacker's entries alone from now on (when it is another
+    /// uid).
+    pub fn spare_attacker(&mut self) {
+        self.spared = self.attacker.uid;
+    }
+
+    /// Moves atime and mtime of everything under `dir` back by `by` (not following
+    /// symlinks, spared entries left alone).
+    fn backdate(&self, dir: &Utf8Path, by: Duration) {
+        let Ok(names) = self.inspector.read_dir(dir) else {
+            return;
+        };
+        for name in names {
+            let path = dir.join(name);
+            let Ok(st) = self.inspector.lstat(&path) else {
+                continue;
+            };
+            if st.kind == Kind::Dir {
+                self.backdate(&path, by);
+            }
+            if self.spared == Some(st.uid) {
+                continue;
+            }
+            let _ = self.inspector.set_times(
+                &path,
+                st.atime.saturating_sub(by),
+                st.mtime.saturating_sub(by),
+            );
+        }
     }
 }
 
@@ -442,15 +535,27 @@ impl Env for DiskEnv {
     fn root(&self) -> &Utf8Path {
         &self.root
     }
+    fn home(&self) -> &Utf8Path {
+        &self.home
+    }
     fn bashrc(&self) -> &Utf8Path {
         &self.bashrc
     }
     fn secret(&self) -> &Utf8Path {
         &self.secret
     }
+    fn relative<'p>(&self, path: &'p Utf8Path) -> &'p str {
+        path.strip_prefix(&self.dir)
+            .map_or(path.as_str(), Utf8Path::as_str)
+    }
     fn advance(&self, by: Duration) {
-        if let Err(e) = self.clock.advance(by) {
-            panic!("cannot move the disk clock: {e}");
+        match self.mode {
+            TimeMode::Epochs => {
+                if let Err(e) = self.clock.advance(by) {
+                    panic!("cannot move the disk clock: {e}");
+                }
+            }
+            TimeMode::Backdate => self.backdate(&self.root, by),
         }
     }
     fn reaper(&self, noatime: bool) -> Box<dyn ReaperFs + '_> {
@@ -472,33 +577,6 @@ impl Env for DiskEnv {
     fn note(&self) -> String {
         self.note.clone()
     }
-}
-
-/// One run of `handle-cap-std`: `TemporaryDirectory<Probe<CapStdBackend>>` in a fresh
-/// `tmp/`, the adversary on its own thread.
-pub fn run_cap_std(
-    scratch: &mut Scratch,
-    plan: &Plan,
-    reaper: Option<usize>,
-    flock: bool,
-) -> Result<(Metrics, String), String> {
-    let env = DiskEnv::new(scratch, plan.same_uid).map_err(|e| e.to_string())?;
-    let reaper = super::reaper_for(reaper, &env.root, plan);
-    let sched = Arc::new(Sched::new());
-    let log: Shared<VictimLog> = Arc::default();
-    let published: Shared<Published> = Arc::default();
-    let root = env.root.clone();
-    let metrics = super::run_handle(
-        &env,
-        plan,
-        reaper.as_ref(),
-        &sched,
-        &log,
-        &published,
-        flock,
-        move || CapStdBackend::open_root(&root),
-    );
-    Ok((metrics, env.note()))
 }
 
 /// Access and modification times both set to the kernel's "now" (`UTIME_NOW`).

@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use tempdir_core::FileKind;
 use tempdir_memory::{MemoryFs, MemoryMetadata};
 
-use super::reaper::{ReaperFs, Stat};
+use super::reaper::{Kind, ReaperFs, Stat};
 
 /// An actor working by absolute path with `std::fs` semantics.
 pub trait Outside: Send + Sync {
@@ -19,6 +19,8 @@ pub trait Outside: Send + Sync {
     fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>>;
     /// Creates (`0666 & !umask`) or truncates, following symlinks, and writes.
     fn write(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()>;
+    /// `open(O_CREAT|O_EXCL|O_NOFOLLOW, 0600)` and a write: never through anything there.
+    fn create_new(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()>;
     /// Makes a directory with exactly `mode`.
     fn create_dir(&self, path: &Utf8Path, mode: u32) -> io::Result<()>;
     fn symlink(&self, target: &Utf8Path, link: &Utf8Path) -> io::Result<()>;
@@ -26,7 +28,6 @@ pub trait Outside: Send + Sync {
     fn remove_file(&self, path: &Utf8Path) -> io::Result<()>;
     fn remove_dir(&self, path: &Utf8Path) -> io::Result<()>;
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()>;
-    fn set_permissions(&self, path: &Utf8Path, mode: u32) -> io::Result<()>;
     /// Sets atime and mtime, not following symlinks (ctime becomes now).
     fn set_times(&self, path: &Utf8Path, atime: Duration, mtime: Duration) -> io::Result<()>;
     /// `utimensat(path, NULL)`: times to now, following symlinks (Python's `os.utime`).
@@ -38,11 +39,21 @@ pub trait Outside: Send + Sync {
 pub trait Env: Send + Sync {
     /// The temporary root every actor shares (`/tmp`).
     fn root(&self) -> &Utf8Path;
+    /// Where the victim's own files outside the root live (`/home`): bystanders, which
+    /// only an operation gone through a symlink can reach.
+    fn home(&self) -> &Utf8Path;
     /// The victim's `~/.bashrc`: a planted symlink aims at it.
     fn bashrc(&self) -> &Utf8Path;
     /// A directory of the victim's outside the root (`~/secret`): a symlink planted at the
     /// temporary directory's own name aims at it.
     fn secret(&self) -> &Utf8Path;
+    /// `path` as the event logs write it: relative to the run's own tree, so that two runs
+    /// on disk (in two scratch directories) read the same.
+    fn relative<'p>(&self, path: &'p Utf8Path) -> &'p str;
+    /// The filesystem's trace since the last call (in memory; nothing on disk).
+    fn take_trace(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Time passes (the virtual clock, or on disk the reaper's view of it).
     fn advance(&self, by: Duration);
     /// The reaper's view (as root), reading directories with `O_NOATIME` or not.
@@ -59,7 +70,13 @@ pub trait Env: Send + Sync {
 
 pub fn stat_of(m: &MemoryMetadata) -> Stat {
     Stat {
-        kind: m.kind,
+        kind: match m.kind {
+            FileKind::File => Kind::File,
+            FileKind::Dir => Kind::Dir,
+            FileKind::Symlink => Kind::Symlink,
+            // MemoryFs's one special file is a FIFO.
+            _ => Kind::Fifo,
+        },
         mode: m.mode,
         uid: m.uid,
         ino: m.ino,
@@ -67,6 +84,8 @@ pub fn stat_of(m: &MemoryMetadata) -> Stat {
         mtime: m.mtime,
         ctime: m.ctime,
         btime: Some(m.btime),
+        size: m.len,
+        nlink: m.nlink,
     }
 }
 
@@ -82,6 +101,14 @@ impl Outside for MemoryFs {
     }
     fn write(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
         MemoryFs::write(self, path, bytes)
+    }
+    fn create_new(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
+        // One actor at a time in memory: nothing moves between the look and the write.
+        if self.symlink_metadata(path).is_ok() {
+            return Err(io::ErrorKind::AlreadyExists.into());
+        }
+        MemoryFs::write(self, path, bytes)?;
+        MemoryFs::set_permissions(self, path, 0o600)
     }
     fn create_dir(&self, path: &Utf8Path, mode: u32) -> io::Result<()> {
         self.create_dir_with_mode(path, mode)
@@ -101,9 +128,6 @@ impl Outside for MemoryFs {
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
         MemoryFs::rename(self, from, to)
     }
-    fn set_permissions(&self, path: &Utf8Path, mode: u32) -> io::Result<()> {
-        MemoryFs::set_permissions(self, path, mode)
-    }
     fn set_times(&self, path: &Utf8Path, atime: Duration, mtime: Duration) -> io::Result<()> {
         MemoryFs::set_times(self, path, atime, mtime)
     }
@@ -115,7 +139,17 @@ impl Outside for MemoryFs {
             let m = self.symlink_metadata(&target)?;
             if !m.is_symlink() {
                 let now = self.now();
-                return MemoryFs::set_times(self, &target, now, now);
+                return match MemoryFs::set_times(self, &target, now, now) {
+                    // Explicit times need the owner; "now" (UTIME_NOW) is allowed to
+                    // anyone who may write (groups are not modelled).
+                    Err(e)
+                        if e.kind() == io::ErrorKind::PermissionDenied
+                            && (self.uid() == 0 || m.mode & 0o002 != 0) =>
+                    {
+                        MemoryFs::set_times(&self.as_uid(0), &target, now, now)
+                    }
+                    done => done,
+                };
             }
             let link = self.read_link(&target)?;
             target = match target.parent() {
@@ -170,12 +204,37 @@ pub const ATTACKER_UID: u32 = 1001;
 /// A bystander whose old files the reapers should remove, and the victim never.
 pub const BYSTANDER_UID: u32 = 1002;
 
+/// How long ago the victim's own files outside the root were last read and written: old
+/// enough that reading one moves its atime (relatime), so that a read through a planted
+/// symlink shows.
+pub const HOME_AGE: Duration = Duration::from_secs(2 * 86_400);
+/// How old the bystander's leftovers in the root are: every reaper removes them.
+pub const BYSTANDER_AGE: Duration = Duration::from_secs(30 * 86_400);
+
+/// The residents every run starts with, as paths under the run's tree: the root with an
+/// excluded X11 directory, a bystander's month-old report and FIFO (the reapers' usual
+/// work), and the victim's home with `.bashrc` and `secret/key`.
+pub mod layout {
+    pub const ROOT: &str = "tmp";
+    pub const HOME: &str = "home";
+    pub const BASHRC: &str = "home/victim/.bashrc";
+    pub const SECRET: &str = "home/victim/secret";
+    pub const KEY: &str = "home/victim/secret/key";
+    pub const X11: &str = "tmp/.X11-unix";
+    pub const REPORT: &str = "tmp/report-1002.txt";
+    pub const FIFO: &str = "tmp/.fifo-1002";
+    pub const BASHRC_TEXT: &[u8] = b"# ~/.bashrc\nexport PATH\n";
+    pub const KEY_TEXT: &[u8] = b"-----BEGIN KEY-----\n";
+    pub const REPORT_TEXT: &[u8] = b"last month's report";
+}
+
 /// A run on `MemoryFs`.
 pub struct MemEnv {
     pub fs: MemoryFs,
     /// The victim's view: uid 1000, or root.
     pub victim_fs: MemoryFs,
     root: Utf8PathBuf,
+    home: Utf8PathBuf,
     bashrc: Utf8PathBuf,
     secret: Utf8PathBuf,
     attacker: MemoryFs,
@@ -184,8 +243,7 @@ pub struct MemEnv {
 }
 
 impl MemEnv {
-    /// `/tmp` (1777 root), `/home/victim/{.bashrc,secret/}`, and a bystander's old file
-    /// in `/tmp` plus `/tmp/.X11-unix`, so that the reapers have their usual work.
+    /// `/tmp` (1777 root) with the residents of [`layout`], `/home/victim` (0755).
     pub fn new(
         seed: u64,
         attacker_uid: u32,
@@ -193,28 +251,37 @@ impl MemEnv {
         protected_symlinks: bool,
     ) -> io::Result<Self> {
         let fs = MemoryFs::with_seed(seed);
+        let at = |p: &str| Utf8PathBuf::from(format!("/{p}"));
         let root_view = fs.as_uid(0);
-        root_view.create_dir_with_mode("/home", 0o755)?;
-        root_view.create_dir_with_mode("/home/victim", 0o777)?;
-        fs.create_dir_with_mode("/home/victim/secret", 0o700)?;
-        fs.write("/home/victim/.bashrc", b"# ~/.bashrc\nexport PATH\n")?;
-        root_view.set_permissions("/home/victim", 0o755)?;
-        root_view.create_dir_with_mode("/tmp/.X11-unix", 0o1777)?;
+        // /home/victim is the victim's own, as a home is.
+        root_view.create_dir_with_mode(at(layout::HOME), 0o777)?;
+        fs.create_dir_with_mode("/home/victim", 0o755)?;
+        root_view.set_permissions(at(layout::HOME), 0o755)?;
+        fs.create_dir_with_mode(at(layout::SECRET), 0o700)?;
+        fs.write(at(layout::BASHRC), layout::BASHRC_TEXT)?;
+        fs.write(at(layout::KEY), layout::KEY_TEXT)?;
+        let home_age = fs.now().saturating_sub(HOME_AGE);
+        for p in [layout::BASHRC, layout::KEY] {
+            fs.set_times(at(p), home_age, home_age)?;
+        }
+        root_view.create_dir_with_mode(at(layout::X11), 0o1777)?;
         let bystander = fs.as_uid(BYSTANDER_UID);
-        bystander.write("/tmp/report-1002.txt", b"last month's report")?;
-        let month = fs.now().saturating_sub(Duration::from_secs(30 * 86_400));
-        bystander.set_times("/tmp/report-1002.txt", month, month)?;
+        bystander.write(at(layout::REPORT), layout::REPORT_TEXT)?;
+        bystander.mkfifo(at(layout::FIFO))?;
+        let month = fs.now().saturating_sub(BYSTANDER_AGE);
+        for p in [layout::REPORT, layout::FIFO] {
+            bystander.set_times(at(p), month, month)?;
+        }
         fs.set_protected_symlinks(protected_symlinks);
         let mut note = Vec::new();
         if victim_root {
             note.push("victim=root");
         }
-        if attacker_uid == VICTIM_UID {
-            note.push("attacker=same-uid");
-        }
         if !protected_symlinks {
             note.push("protected_symlinks=0");
         }
+        // The setup is not part of what a trace compares.
+        let _ = fs.take_trace();
         Ok(MemEnv {
             victim_fs: if victim_root {
                 fs.as_uid(0)
@@ -224,9 +291,10 @@ impl MemEnv {
             attacker: fs.as_uid(attacker_uid),
             inspector: fs.as_uid(0).with_noatime(true),
             fs,
-            root: "/tmp".into(),
-            bashrc: "/home/victim/.bashrc".into(),
-            secret: "/home/victim/secret".into(),
+            root: at(layout::ROOT),
+            home: at(layout::HOME),
+            bashrc: at(layout::BASHRC),
+            secret: at(layout::SECRET),
             note: note.join(" "),
         })
     }
@@ -236,11 +304,20 @@ impl Env for MemEnv {
     fn root(&self) -> &Utf8Path {
         &self.root
     }
+    fn home(&self) -> &Utf8Path {
+        &self.home
+    }
     fn bashrc(&self) -> &Utf8Path {
         &self.bashrc
     }
     fn secret(&self) -> &Utf8Path {
         &self.secret
+    }
+    fn relative<'p>(&self, path: &'p Utf8Path) -> &'p str {
+        path.as_str().trim_start_matches('/')
+    }
+    fn take_trace(&self) -> Vec<String> {
+        self.fs.take_trace()
     }
     fn advance(&self, by: Duration) {
         self.fs.advance_clock(by);

@@ -1,21 +1,37 @@
 //! The three tmp reapers, as models over an abstract filesystem view.
 //!
-//! Each follows its source (see `REAPERS.md`): tmpwatch 2.x `cleanupDirectory`, Debian
-//! tmpreaper (a tmpwatch fork), systemd-tmpfiles `dir_cleanup`. They work by absolute path
-//! with `lstat` and never follow a symlink; between the `lstat` of an entry and its removal
+//! Each follows its source: tmpwatch 2.x `cleanupDirectory`, Debian tmpreaper 1.6 (a
+//! tmpwatch fork), systemd-tmpfiles 252 `dir_cleanup`. They work by absolute path with
+//! `lstat` and never follow a symlink; between the `lstat` of an entry and its removal
 //! they call a `window` callback, which is where the simulator lets other actors run (the
-//! race every reaper has: nothing re-checks the entry before `unlink`).
+//! race every reaper has: nothing re-checks the entry before `unlink`). Where the real
+//! tmpreaper and systemd-tmpfiles are installed, the disk rows run them too and compare
+//! every pass with the model's (`real.rs`); [`DryRun`] is how the model says what it would
+//! remove without removing it.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::io;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::FileKind;
+
+/// What kind of object an entry is, as the reapers tell them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    /// A character or block device.
+    Device,
+}
 
 /// What `lstat`/`statx(AT_SYMLINK_NOFOLLOW)` says, times as instants of the view's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
-    pub kind: FileKind,
+    pub kind: Kind,
     pub mode: u32,
     pub uid: u32,
     pub ino: u64,
@@ -24,6 +40,10 @@ pub struct Stat {
     pub ctime: Duration,
     /// `None` where the filesystem does not record a birth time.
     pub btime: Option<Duration>,
+    /// `st_size`.
+    pub size: u64,
+    /// `st_nlink`.
+    pub nlink: u64,
 }
 
 /// What a reaper needs from a filesystem. Implemented for `MemoryFs` and the real disk.
@@ -68,7 +88,8 @@ pub struct Tmpwatch {
 }
 
 /// Debian tmpreaper: atime by default, `--mtime`, `--ctime` (adds ctime to atime),
-/// `--mtime-dir`, `--symlinks`, `--protect` globs (expanded once, at start).
+/// `--mtime-dir`, `--symlinks`, `--all` (every kind of file), `--protect` globs relative
+/// to the directory cleaned (expanded once, at start).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tmpreaper {
     pub age: Duration,
@@ -76,22 +97,90 @@ pub struct Tmpreaper {
     pub ctime: bool,
     pub mtime_dir: bool,
     pub symlinks: bool,
+    pub all: bool,
     pub protect: Vec<String>,
 }
 
-/// systemd-tmpfiles `q /tmp 1777 root root 10d`: every selected time must be older (files
-/// a, b, c, m; directories a, b, m); `x` globs exclude a path and its contents, `X` only
-/// the path itself.
+/// Which timestamps systemd-tmpfiles' age applies to (the `age-by` letters before a
+/// colon in the age field: `abcm` for files, `ABCM` for directories); an entry goes only
+/// if every one of them is older than the cutoff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgeBy {
+    pub atime: bool,
+    pub btime: bool,
+    pub ctime: bool,
+    pub mtime: bool,
+}
+
+impl AgeBy {
+    const FILE_DEFAULT: AgeBy = AgeBy {
+        atime: true,
+        btime: true,
+        ctime: true,
+        mtime: true,
+    };
+    const DIR_DEFAULT: AgeBy = AgeBy {
+        ctime: false,
+        ..AgeBy::FILE_DEFAULT
+    };
+    const AM: AgeBy = AgeBy {
+        atime: true,
+        btime: false,
+        ctime: false,
+        mtime: true,
+    };
+
+    fn letters(self, upper: bool) -> String {
+        let mut out = String::new();
+        for (on, c) in [
+            (self.atime, 'a'),
+            (self.btime, 'b'),
+            (self.ctime, 'c'),
+            (self.mtime, 'm'),
+        ] {
+            if on {
+                out.push(if upper { c.to_ascii_uppercase() } else { c });
+            }
+        }
+        out
+    }
+}
+
+/// systemd-tmpfiles `q /tmp 1777 root root 10d`: every selected time must be older (by
+/// default files a, b, c, m; directories a, b, m); `x` globs exclude a path and its
+/// contents, `X` only the path itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SystemdTmpfiles {
     pub age: Duration,
+    pub files: AgeBy,
+    pub dirs: AgeBy,
     pub exclude: Vec<String>,
     pub exclude_self: Vec<String>,
+}
+
+impl SystemdTmpfiles {
+    /// The age field of a `tmpfiles.d` line: `amAM:864000s`, or the bare age when the
+    /// timestamps are the default ones.
+    pub fn age_field(&self) -> String {
+        let secs = self.age.as_secs();
+        if self.files == AgeBy::FILE_DEFAULT && self.dirs == AgeBy::DIR_DEFAULT {
+            format!("{secs}s")
+        } else {
+            format!(
+                "{}{}:{secs}s",
+                self.files.letters(false),
+                self.dirs.letters(true)
+            )
+        }
+    }
 }
 
 const DAY: Duration = Duration::from_secs(86_400);
 
 impl Reaper {
+    /// The names of [`Reaper::all`]'s reapers, in its order.
+    pub const NAMES: [&'static str; 3] = ["tmpwatch", "tmpreaper", "systemd-tmpfiles"];
+
     /// The RHEL/Fedora daily cron job: `tmpwatch -umc -x /tmp/.X11-unix … 10d /tmp`.
     pub fn tmpwatch(root: &Utf8Path) -> Self {
         Reaper::Tmpwatch(Tmpwatch {
@@ -116,13 +205,14 @@ impl Reaper {
 
     /// Debian's cron job once enabled: `tmpreaper --mtime-dir --symlinks --ctime
     /// --protect … 7d /tmp/.` (brace patterns of `TMPREAPER_PROTECT_DEFAULT` written out).
-    pub fn tmpreaper(root: &Utf8Path) -> Self {
+    pub fn tmpreaper() -> Self {
         Reaper::Tmpreaper(Tmpreaper {
             age: 7 * DAY,
             mtime: false,
             ctime: true,
             mtime_dir: true,
             symlinks: true,
+            all: false,
             protect: [
                 ".X*-lock",
                 ".X*-unix",
@@ -134,7 +224,7 @@ impl Reaper {
                 "aquota.*",
             ]
             .iter()
-            .map(|s| format!("{root}/{s}"))
+            .map(|s| (*s).to_owned())
             .collect(),
         })
     }
@@ -143,6 +233,8 @@ impl Reaper {
     pub fn systemd_tmpfiles(root: &Utf8Path) -> Self {
         Reaper::SystemdTmpfiles(SystemdTmpfiles {
             age: 10 * DAY,
+            files: AgeBy::FILE_DEFAULT,
+            dirs: AgeBy::DIR_DEFAULT,
             // Paths with a line of their own (x11.conf's `D! /tmp/.X11-unix`) are skipped
             // by the /tmp line ("a separate entry exists"), like `x` lines.
             exclude: vec![
@@ -158,16 +250,79 @@ impl Reaper {
     pub fn all(root: &Utf8Path) -> [Reaper; 3] {
         [
             Self::tmpwatch(root),
-            Self::tmpreaper(root),
+            Self::tmpreaper(),
             Self::systemd_tmpfiles(root),
         ]
     }
 
     pub fn name(&self) -> &'static str {
         match self {
-            Reaper::Tmpwatch(_) => "tmpwatch",
-            Reaper::Tmpreaper(_) => "tmpreaper",
-            Reaper::SystemdTmpfiles(_) => "systemd-tmpfiles",
+            Reaper::Tmpwatch(_) => Self::NAMES[0],
+            Reaper::Tmpreaper(_) => Self::NAMES[1],
+            Reaper::SystemdTmpfiles(_) => Self::NAMES[2],
+        }
+    }
+
+    /// The same reaper judging by atime and mtime alone, the two times `utimensat` can
+    /// set: how it is run on real directories, where ctime and btime cannot be made old
+    /// (tmpwatch `-um`; tmpreaper `--mtime --all`, as it is run for real; systemd-tmpfiles
+    /// `amAM:`).
+    pub fn by_settable_times(&self) -> Self {
+        match self {
+            Reaper::Tmpwatch(t) => Reaper::Tmpwatch(Tmpwatch {
+                atime: true,
+                mtime: true,
+                ctime: false,
+                ..t.clone()
+            }),
+            Reaper::Tmpreaper(t) => Reaper::Tmpreaper(Tmpreaper {
+                mtime: true,
+                ctime: false,
+                all: true,
+                ..t.clone()
+            }),
+            Reaper::SystemdTmpfiles(t) => Reaper::SystemdTmpfiles(SystemdTmpfiles {
+                files: AgeBy::AM,
+                dirs: AgeBy::AM,
+                ..t.clone()
+            }),
+        }
+    }
+
+    /// The flags that differ from the usual, for a row's note.
+    pub fn flags(&self) -> String {
+        match self {
+            Reaper::Tmpwatch(t) => {
+                let mut f = String::from("-");
+                for (on, c) in [(t.atime, 'u'), (t.mtime, 'm'), (t.ctime, 'c')] {
+                    if on {
+                        f.push(c);
+                    }
+                }
+                format!("{f} {}d", t.age.as_secs() / 86_400)
+            }
+            Reaper::Tmpreaper(t) => {
+                let mut f = Vec::new();
+                for (on, name) in [
+                    (t.mtime, "--mtime"),
+                    (t.ctime, "--ctime"),
+                    (t.mtime_dir && !t.mtime, "--mtime-dir"),
+                    (t.symlinks && !t.all, "--symlinks"),
+                    (t.all, "--all"),
+                ] {
+                    if on {
+                        f.push(name);
+                    }
+                }
+                format!("{} {}d", f.join(" "), t.age.as_secs() / 86_400)
+            }
+            Reaper::SystemdTmpfiles(t) => {
+                let field = t.age_field();
+                match field.split_once(':') {
+                    Some((by, _)) => format!("{by}:{}d", t.age.as_secs() / 86_400),
+                    None => format!("{}d", t.age.as_secs() / 86_400),
+                }
+            }
         }
     }
 
@@ -220,7 +375,7 @@ impl Reaper {
             return pass.log;
         };
         // Each of them refuses a top directory that is a symlink.
-        if top.kind != FileKind::Dir {
+        if top.kind != Kind::Dir {
             return pass.log;
         }
         match self {
@@ -232,8 +387,9 @@ impl Reaper {
                 let kill = fs.now().saturating_sub(t.age);
                 // `--protect` patterns are expanded by the shell-like glob once, at start:
                 // a matching name made later is not protected.
+                let globs: Vec<String> = t.protect.iter().map(|p| format!("{root}/{p}")).collect();
                 let mut protected = Vec::new();
-                collect_matches(fs, root, &t.protect, &mut protected);
+                collect_matches(fs, root, &globs, &mut protected);
                 pass.tmpreaper(t, root, top.ino, kill, &protected);
             }
             Reaper::SystemdTmpfiles(t) => {
@@ -283,7 +439,7 @@ impl Pass<'_> {
         let fs = self.fs;
         // It chdirs in and checks the inode: a directory swapped under it is refused.
         let Ok(here) = fs.lstat(dir) else { return };
-        if here.ino != expect_ino || here.kind != FileKind::Dir {
+        if here.ino != expect_ino || here.kind != Kind::Dir {
             return;
         }
         let Ok(names) = fs.read_dir(dir) else { return };
@@ -304,7 +460,7 @@ impl Pass<'_> {
             }
             if t.ctime {
                 // Deleting an entry changes a directory's ctime: directories go by mtime.
-                significant = significant.max(if sb.kind == FileKind::Dir {
+                significant = significant.max(if sb.kind == Kind::Dir {
                     sb.mtime
                 } else {
                     sb.ctime
@@ -313,7 +469,7 @@ impl Pass<'_> {
             if sb.uid == 0 && !t.force && sb.mode & 0o200 == 0 {
                 continue;
             }
-            if sb.kind == FileKind::Dir {
+            if sb.kind == Kind::Dir {
                 self.tmpwatch(t, &path, sb.ino, kill);
                 if significant >= kill {
                     continue;
@@ -323,7 +479,8 @@ impl Pass<'_> {
                 if significant >= kill {
                     continue;
                 }
-                if matches!(sb.kind, FileKind::File | FileKind::Symlink) {
+                // Without `-a`, only files and symlinks.
+                if matches!(sb.kind, Kind::File | Kind::Symlink) {
                     self.unlink(&path);
                 }
             }
@@ -331,8 +488,8 @@ impl Pass<'_> {
         let _ = fs.set_times(dir, here.atime, here.mtime);
     }
 
-    /// tmpreaper: tmpwatch's walk with its own time selection, `--protect` and symlinks
-    /// only with `--symlinks`.
+    /// tmpreaper: tmpwatch's walk with its own time selection, `--protect`, symlinks only
+    /// with `--symlinks` or `--all`, and FIFOs, sockets and devices only with `--all`.
     fn tmpreaper(
         &mut self,
         t: &Tmpreaper,
@@ -343,7 +500,7 @@ impl Pass<'_> {
     ) {
         let fs = self.fs;
         let Ok(here) = fs.lstat(dir) else { return };
-        if here.ino != expect_ino || here.kind != FileKind::Dir {
+        if here.ino != expect_ino || here.kind != Kind::Dir {
             return;
         }
         let Ok(names) = fs.read_dir(dir) else { return };
@@ -353,7 +510,7 @@ impl Pass<'_> {
             if protected.contains(&path) {
                 continue;
             }
-            let by_mtime = t.mtime || (sb.kind == FileKind::Dir && t.mtime_dir);
+            let by_mtime = t.mtime || (sb.kind == Kind::Dir && t.mtime_dir);
             let significant = if by_mtime {
                 sb.mtime
             } else if t.ctime {
@@ -365,14 +522,17 @@ impl Pass<'_> {
                 continue;
             }
             match sb.kind {
-                FileKind::Dir => {
+                Kind::Dir => {
                     self.tmpreaper(t, &path, sb.ino, kill, protected);
                     if significant < kill {
                         self.rmdir(&path);
                     }
                 }
-                FileKind::File if significant < kill => self.unlink(&path),
-                FileKind::Symlink if t.symlinks && significant < kill => self.unlink(&path),
+                Kind::File if significant < kill => self.unlink(&path),
+                Kind::Symlink if (t.symlinks || t.all) && significant < kill => self.unlink(&path),
+                Kind::Fifo | Kind::Socket | Kind::Device if t.all && significant < kill => {
+                    self.unlink(&path)
+                }
                 _ => {}
             }
         }
@@ -381,8 +541,9 @@ impl Pass<'_> {
 
     /// systemd-tmpfiles' `dir_cleanup`: before descending into (or removing) a directory
     /// it must get `flock(LOCK_EX|LOCK_NB)` on it, else the whole subtree is skipped; an
-    /// entry goes only if **every** selected time is older than the cutoff; the
-    /// directory's times are restored when something was deleted.
+    /// entry goes only if **every** selected time is older than the cutoff; FIFOs go as
+    /// files do (and sockets nobody listens on: the model's have no listener), devices
+    /// stay; the directory's times are restored when something was deleted.
     fn systemd(&mut self, t: &SystemdTmpfiles, dir: &Utf8Path, here: Stat, cutoff: Duration) {
         let fs = self.fs;
         let Ok(names) = fs.read_dir(dir) else { return };
@@ -395,8 +556,14 @@ impl Pass<'_> {
             }
             let keep_self = t.exclude_self.iter().any(|g| glob_match(g, path.as_str()));
             let old = |time: Option<Duration>| time.is_none_or(|time| time < cutoff);
+            let aged = |by: AgeBy| {
+                (!by.atime || old(Some(sx.atime)))
+                    && (!by.btime || old(sx.btime))
+                    && (!by.ctime || old(Some(sx.ctime)))
+                    && (!by.mtime || old(Some(sx.mtime)))
+            };
             match sx.kind {
-                FileKind::Dir => {
+                Kind::Dir => {
                     match fs.try_lock_exclusive(&path) {
                         Ok(true) => {}
                         Ok(false) => {
@@ -409,29 +576,25 @@ impl Pass<'_> {
                     if keep_self {
                         continue;
                     }
-                    if old(Some(sx.atime)) && old(sx.btime) && old(Some(sx.mtime)) {
+                    if aged(t.dirs) {
                         let before = self.log.removed.len();
                         self.rmdir(&path);
                         deleted |= self.log.removed.len() > before;
                     }
                 }
-                FileKind::File | FileKind::Symlink => {
+                // Devices are left alone.
+                Kind::Device => {}
+                Kind::File | Kind::Symlink | Kind::Fifo | Kind::Socket => {
                     // The sticky bit on a file means "keep me".
                     if keep_self || sx.mode & 0o1000 != 0 {
                         continue;
                     }
-                    if old(Some(sx.atime))
-                        && old(sx.btime)
-                        && old(Some(sx.ctime))
-                        && old(Some(sx.mtime))
-                    {
+                    if aged(t.files) {
                         let before = self.log.removed.len();
                         self.unlink(&path);
                         deleted |= self.log.removed.len() > before;
                     }
                 }
-                // Sockets, FIFOs and devices are left alone.
-                _ => {}
             }
         }
         if deleted {
@@ -453,7 +616,7 @@ fn collect_matches(
         if globs.iter().any(|g| glob_match(g, path.as_str())) {
             out.push(path.clone());
         }
-        if fs.lstat(&path).is_ok_and(|s| s.kind == FileKind::Dir) {
+        if fs.lstat(&path).is_ok_and(|s| s.kind == Kind::Dir) {
             collect_matches(fs, &path, globs, out);
         }
     }
@@ -481,4 +644,80 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     go(pattern.as_bytes(), text.as_bytes())
+}
+
+/// A reaper's view that removes nothing: what it would remove is recorded, and is gone
+/// from what it shows afterwards (so that the directory it empties looks empty). Times
+/// are not restored (nothing was read with the atime moving: the view under it reads
+/// with `O_NOATIME`). How a model says what it would do, right before the real reaper
+/// does it.
+pub struct DryRun<'a> {
+    inner: &'a dyn ReaperFs,
+    removed: RefCell<BTreeSet<Utf8PathBuf>>,
+}
+
+impl<'a> DryRun<'a> {
+    pub fn new(inner: &'a dyn ReaperFs) -> Self {
+        DryRun {
+            inner,
+            removed: RefCell::default(),
+        }
+    }
+
+    /// What the pass would have removed.
+    pub fn removed(self) -> BTreeSet<Utf8PathBuf> {
+        self.removed.into_inner()
+    }
+
+    fn gone(&self, path: &Utf8Path) -> bool {
+        let removed = self.removed.borrow();
+        path.ancestors().any(|p| removed.contains(p))
+    }
+}
+
+impl ReaperFs for DryRun<'_> {
+    fn now(&self) -> Duration {
+        self.inner.now()
+    }
+    fn lstat(&self, path: &Utf8Path) -> io::Result<Stat> {
+        if self.gone(path) {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        self.inner.lstat(path)
+    }
+    fn read_dir(&self, path: &Utf8Path) -> io::Result<Vec<String>> {
+        if self.gone(path) {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        let names = self.inner.read_dir(path)?;
+        Ok(names
+            .into_iter()
+            .filter(|n| !self.gone(&path.join(n)))
+            .collect())
+    }
+    fn unlink(&self, path: &Utf8Path) -> io::Result<u64> {
+        let st = self.lstat(path)?;
+        if st.kind == Kind::Dir {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
+        self.removed.borrow_mut().insert(path.to_owned());
+        Ok(st.ino)
+    }
+    fn rmdir(&self, path: &Utf8Path) -> io::Result<u64> {
+        let st = self.lstat(path)?;
+        if st.kind != Kind::Dir {
+            return Err(io::ErrorKind::NotADirectory.into());
+        }
+        if !self.read_dir(path)?.is_empty() {
+            return Err(io::ErrorKind::DirectoryNotEmpty.into());
+        }
+        self.removed.borrow_mut().insert(path.to_owned());
+        Ok(st.ino)
+    }
+    fn set_times(&self, _: &Utf8Path, _: Duration, _: Duration) -> io::Result<()> {
+        Ok(())
+    }
+    fn try_lock_exclusive(&self, path: &Utf8Path) -> io::Result<bool> {
+        self.inner.try_lock_exclusive(path)
+    }
 }

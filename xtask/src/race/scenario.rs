@@ -1,117 +1,70 @@
-//! The twelve scenarios: the victim's program, the adversary's plan, and the measuring of
-//! what happened.
+//! The scenarios, as data. Each is defined once, here: its victim program, who the
+//! adversary is, and where and how it may strike. Planning draws the strikes from a seed
+//! (`plan.rs`); nothing else knows one scenario from another.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::FileKind;
-
-use super::env::Env;
-use super::model::{Act, Published, Shared, Victim, VictimLog, lock};
-use super::reaper::Reaper;
-use super::sched::{Point, Sched, SplitMix64};
-
-const DAY: Duration = Duration::from_secs(86_400);
-
-/// A scenario of issue 5 / REAPERS.md.
-pub struct Scenario {
-    pub id: usize,
-    pub name: &'static str,
-    pub about: &'static str,
-    /// Whether a reaper takes part (7 and 11 are attackers alone).
-    pub uses_reaper: bool,
+const fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
 }
 
-pub const SCENARIOS: [Scenario; 12] = [
-    Scenario {
-        id: 1,
-        name: "idle-in-use",
-        about: "files age out while in use; the directory stays fresh",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 2,
-        name: "same-pass",
-        about: "directory emptied and removed in the same pass",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 3,
-        name: "recreated",
-        about: "reaped, then recreated 0777 by another uid",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 4,
-        name: "recreated-symlink",
-        about: "as 3, with symlinks to ~/.bashrc at tracked names",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 5,
-        name: "dir-symlink",
-        about: "a symlink planted at the directory's own name",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 6,
-        name: "cleanup-race",
-        about: "cleanup concurrent with the reaper and an attacker",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 7,
-        name: "eexist-storm",
-        about: "predicted names pre-created (weak randomness)",
-        uses_reaper: false,
-    },
-    Scenario {
-        id: 8,
-        name: "mktemp-gap",
-        about: "reaped between mktemp() and the caller's create",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 9,
-        name: "preserved-times",
-        about: "files with old-looking times (tar, cp -p), reaper by mtime",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 10,
-        name: "touch-race",
-        about: "keep-alive racing the reaper's stat-then-unlink",
-        uses_reaper: true,
-    },
-    Scenario {
-        id: 11,
-        name: "same-uid",
-        about: "an attacker with the victim's uid",
-        uses_reaper: false,
-    },
-    Scenario {
-        id: 12,
-        name: "slow-reaper",
-        about: "a reaper slowed between stat and unlink",
-        uses_reaper: true,
-    },
-];
+/// One step of the victim's program. Slots number the victim's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// Make the temporary directory.
+    MakeDir,
+    /// `mkstemp()` and write data through the descriptor.
+    Mkstemp(usize),
+    /// `mktemp()`: a name only.
+    Mktemp(usize),
+    /// Create the `mktemp` name and write data (path: `open(name, "wb")`; handle:
+    /// `create(name)`).
+    Create(usize),
+    /// Reopen a tracked file by name and append (path: `open(name, "ab")`; handle:
+    /// `open(name)`).
+    Reopen(usize),
+    /// Done with a file: remove it (path: `unlink`; handle: `remove`).
+    Remove(usize),
+    /// The process sleeps while the clock moves on.
+    Idle(Duration),
+    /// Refresh the times (handle: `keep_alive()`; path: `os.utime` the directory and
+    /// every tracked name).
+    KeepAlive,
+    /// `tar`/`cp -p` gave the file times this old (by path, outside the library).
+    Preserve(usize, Duration),
+    /// The victim needs the file: read it back by name and compare.
+    Verify(usize),
+    /// `cleanup()`.
+    Cleanup,
+}
 
-/// What the adversary does at a point.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Adv {
+/// Who the adversary is, as `SECURITY.md` sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// Another uid sharing the root, and the reapers (running as root): the threat model.
+    OtherUid,
+    /// A process of the victim's own uid: outside the threat model (it can already write
+    /// the victim's files and ptrace it). Its rows are shown, and never count as harm.
+    SameUid,
+}
+
+/// What the adversary may do at a strike; the `(lo, hi)` pairs are ranges the seed draws
+/// from, both ends included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdvSpec {
     /// One reaper pass; `delay` victim operations run between each `lstat` and removal.
-    Reap { delay: usize },
+    Reap { delay: (u64, u64) },
     /// Make a directory (mode 0777) at the victim's directory path if it is free.
     Recreate,
     /// A symlink to `~/.bashrc` at every published name that is free.
     PlantLinks,
+    /// At every published name that is free: a symlink to `~/.bashrc` (even names) or a
+    /// file of the attacker's own (odd names).
+    PlantMixed,
     /// A symlink to `~/secret` at the victim's directory path if it is free.
     PlantDirLink,
-    /// Pre-create the predicted directory names (scenario 7).
-    Storm,
+    /// Pre-create this many of the predicted directory names.
+    Storm { count: (u64, u64) },
     /// Same uid: replace tracked file 0 by a symlink to `~/.bashrc`.
     SwapForSymlink,
     /// Same uid: replace tracked file 1 by its own file and add an untracked one.
@@ -119,540 +72,425 @@ pub enum Adv {
     /// Same uid: move the directory away, make a new one at its path with a symlink at
     /// tracked name 0.
     MoveDirAway,
+    /// Same uid, inside the victim's directory: every published name (there or not)
+    /// becomes a symlink to `~/.bashrc` (even names) or a file of its own (odd names).
+    SwapAll,
 }
 
-/// A scenario instantiated for one run: every choice drawn from the run's generator.
-pub struct Plan {
-    pub acts: Vec<Act>,
-    pub strikes: Vec<(Point, Vec<Adv>)>,
-    /// Seeds the path victim's names (and, in scenario 7, the handle's weak generator).
-    pub name_seed: u64,
-    /// Scenario 7: names come from a generator the attacker knows.
-    pub weak_names: bool,
-    /// How many predicted names the storm plants.
-    pub storm: usize,
-    pub same_uid: bool,
+/// A place the adversary may strike: before the `op`-th filesystem operation of act
+/// `act` (op 0: at the act's start), `op` drawn from `ops`, both ends included.
+#[derive(Clone, Copy, Debug)]
+pub struct At {
+    pub act: usize,
+    pub ops: (u64, u64),
+}
+
+const fn at(act: usize, lo: u64, hi: u64) -> At {
+    At { act, ops: (lo, hi) }
+}
+
+/// Where and how the adversary strikes: at one of `at`, doing every one of `always`,
+/// each of `maybe` with even odds, and one of `one_of`.
+#[derive(Clone, Copy, Debug)]
+pub struct Strike {
+    pub at: &'static [At],
+    pub always: &'static [AdvSpec],
+    pub maybe: &'static [AdvSpec],
+    pub one_of: &'static [AdvSpec],
+}
+
+const fn strike(at: &'static [At], always: &'static [AdvSpec]) -> Strike {
+    Strike {
+        at,
+        always,
+        maybe: &[],
+        one_of: &[],
+    }
+}
+
+/// One scenario.
+#[derive(Debug)]
+pub struct Scenario {
+    pub id: usize,
+    pub name: &'static str,
+    pub about: &'static str,
+    /// Whether a reaper takes part: the scenario runs once per reaper.
+    pub reaped: bool,
+    pub actor: Actor,
     /// The victim runs as root (duplicity's system backups): the sticky bit of `/tmp` no
     /// longer keeps it from removing other users' entries.
     pub victim_root: bool,
+    /// `fs.protected_symlinks` (in memory; on disk the machine's setting holds).
     pub protected_symlinks: bool,
-    /// Scenario 9: the reaper judges by mtime (`tmpwatch -m`, `tmpreaper --mtime`).
+    /// The reapers judge by mtime (`tmpwatch -m`, `tmpreaper --mtime`).
     pub reaper_by_mtime: bool,
+    /// Directory names come from a generator the attacker knows.
+    pub weak_names: bool,
+    /// The umask the victim runs under, where the default `022` is not it.
+    pub umask: Option<u32>,
+    pub acts: &'static [Act],
+    pub strikes: &'static [Strike],
 }
 
-impl Plan {
-    pub fn new(id: usize, rng: &mut SplitMix64) -> Plan {
-        use Act::*;
-        let name_seed = rng.next_u64();
-        let mut plan = Plan {
-            acts: Vec::new(),
-            strikes: Vec::new(),
-            name_seed,
-            weak_names: false,
-            storm: 0,
-            same_uid: false,
-            victim_root: false,
-            protected_symlinks: true,
-            reaper_by_mtime: false,
-        };
-        let k = rng.range(0, 1) as usize;
-        let at = |act: usize, op: usize| Point { act, op };
-        match id {
-            1 => {
-                // A progress file made and removed keeps the directory's mtime fresh.
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Mkstemp(1),
-                    Idle(6 * DAY),
-                    Mkstemp(2),
-                    Remove(2),
-                    Idle(5 * DAY),
-                    Reopen(0),
-                    Verify(0),
-                    Verify(1),
-                    Cleanup,
-                ];
-                plan.strikes = vec![(at(7, k), vec![Adv::Reap { delay: 0 }])];
-            }
-            2 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Mkstemp(1),
-                    Idle(11 * DAY),
-                    Mkstemp(2),
-                    Verify(0),
-                    Verify(1),
-                    Verify(2),
-                    Cleanup,
-                ];
-                plan.strikes = vec![(at(4, k), vec![Adv::Reap { delay: 0 }])];
-            }
-            3 | 4 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Idle(11 * DAY),
-                    Mkstemp(1),
-                    Mktemp(2),
-                    Create(2),
-                    Reopen(0),
-                    Verify(0),
-                    Verify(1),
-                    Verify(2),
-                    Cleanup,
-                ];
-                let mut first = vec![Adv::Reap { delay: 0 }, Adv::Recreate];
-                if id == 4 {
-                    first.push(Adv::PlantLinks);
-                }
-                plan.strikes = vec![(at(3, k), first)];
-                if id == 4 {
-                    // The mktemp name is public once handed out.
-                    plan.strikes.push((at(5, 0), vec![Adv::PlantLinks]));
-                }
-            }
-            5 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Idle(11 * DAY),
-                    Mkstemp(1),
-                    Reopen(0),
-                    Verify(0),
-                    Verify(1),
-                    Cleanup,
-                ];
-                plan.strikes = vec![(at(3, k), vec![Adv::Reap { delay: 0 }, Adv::PlantDirLink])];
-                plan.protected_symlinks = false;
-            }
-            6 => {
-                plan.acts = vec![MakeDir, Mkstemp(0), Mkstemp(1), Idle(11 * DAY), Cleanup];
-                let op = rng.range(0, 3) as usize;
-                let delay = rng.range(0, 2) as usize;
-                let mut advs = vec![Adv::Reap { delay }, Adv::Recreate];
-                if rng.chance(1, 2) {
-                    advs.push(Adv::PlantLinks);
-                }
-                plan.strikes = vec![(at(4, op), advs)];
-                plan.victim_root = true;
-            }
-            7 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Mktemp(1),
-                    Create(1),
-                    Verify(0),
-                    Verify(1),
-                    Cleanup,
-                ];
-                plan.weak_names = true;
-                plan.storm = rng.range(1, 6) as usize;
-                plan.strikes = vec![(at(0, 0), vec![Adv::Storm])];
-            }
-            8 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Idle(11 * DAY),
-                    Mktemp(1),
-                    Create(1),
-                    Verify(0),
-                    Verify(1),
-                    Cleanup,
-                ];
-                let mut advs = vec![Adv::Reap { delay: 0 }, Adv::Recreate];
-                if rng.chance(1, 2) {
-                    advs.push(Adv::PlantLinks);
-                }
-                plan.strikes = vec![(at(4, 0), advs)];
-            }
-            9 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Mkstemp(1),
-                    Preserve(0, 30 * DAY),
-                    Preserve(1, 30 * DAY),
-                    Idle(DAY),
-                    Reopen(0),
-                    Verify(0),
-                    Verify(1),
-                    Cleanup,
-                ];
-                plan.reaper_by_mtime = true;
-                plan.strikes = vec![(at(6, k), vec![Adv::Reap { delay: 0 }])];
-            }
-            10 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Mkstemp(1),
-                    Idle(11 * DAY),
-                    KeepAlive,
-                    Reopen(0),
-                    Verify(0),
-                    Verify(1),
-                    Cleanup,
-                ];
-                let delay = rng.range(1, 3) as usize;
-                plan.strikes = vec![(at(4, 0), vec![Adv::Reap { delay }])];
-            }
-            11 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Mkstemp(1),
-                    Mktemp(2),
-                    Create(2),
-                    Reopen(0),
-                    Reopen(2),
-                    Verify(0),
-                    Verify(1),
-                    Verify(2),
-                    Cleanup,
-                ];
-                plan.same_uid = true;
-                let adv = match rng.range(0, 2) {
-                    0 => Adv::SwapForSymlink,
-                    1 => Adv::ReplaceAndAdd,
-                    _ => Adv::MoveDirAway,
-                };
-                plan.strikes = vec![(at(5, rng.range(0, 2) as usize), vec![adv])];
-            }
-            12 => {
-                plan.acts = vec![
-                    MakeDir,
-                    Mkstemp(0),
-                    Mkstemp(1),
-                    Idle(11 * DAY),
-                    Reopen(0),
-                    Mkstemp(2),
-                    Reopen(1),
-                    Verify(0),
-                    Verify(1),
-                    Verify(2),
-                    Cleanup,
-                ];
-                let delay = rng.range(2, 5) as usize;
-                plan.strikes = vec![(at(4, k), vec![Adv::Reap { delay }])];
-            }
-            _ => unreachable!("scenario ids are 1..=12"),
-        }
-        plan
+impl Scenario {
+    /// Whether the adversary is one `SECURITY.md` defends against.
+    pub fn in_model(&self) -> bool {
+        self.actor == Actor::OtherUid
     }
-}
 
-/// What one run showed: the SPEC §6 metrics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Metrics {
-    pub own_files_lost: usize,
-    pub foreign_entries_removed: usize,
-    pub foreign_files_written: usize,
-    pub symlinks_followed: usize,
-    pub detected: bool,
-    /// Of `own_files_lost`, those the victim read back without any error: it would carry
-    /// on with the wrong data.
-    pub silent: usize,
-    pub leaked_after_cleanup: usize,
-}
-
-#[derive(Clone, Debug)]
-struct Entry {
-    ino: u64,
-    parent: u64,
-    kind: FileKind,
-}
-
-/// Every entry under `dir` (itself excluded), not following symlinks.
-fn walk(env: &dyn Env, dir: &Utf8Path, out: &mut Vec<Entry>) {
-    let fs = env.inspector();
-    let Ok(here) = fs.lstat(dir) else { return };
-    let Ok(names) = fs.read_dir(dir) else { return };
-    for name in names {
-        let path = dir.join(name);
-        let Ok(st) = fs.lstat(&path) else { continue };
-        out.push(Entry {
-            ino: st.ino,
-            parent: here.ino,
-            kind: st.kind,
-        });
-        if st.kind == FileKind::Dir {
-            walk(env, &path, out);
-        }
-    }
-}
-
-/// The attacker's own record of what it made and removed.
-#[derive(Default)]
-struct AttackLog {
-    /// `(path, ino, content if a file)`.
-    created: Vec<(Utf8PathBuf, u64, Option<Vec<u8>>)>,
-    removed: Vec<u64>,
-    reaped: Vec<u64>,
-}
-
-/// The names the adversary plants in scenario 7, for the model under test.
-pub type Predict<'a> = &'a (dyn Fn(usize) -> Vec<String> + Sync);
-
-/// Runs one plan: the victim on this thread, the adversary on another, the baton between.
-#[allow(clippy::too_many_arguments)]
-pub fn execute(
-    env: &dyn Env,
-    plan: &Plan,
-    reaper: Option<&Reaper>,
-    sched: &Arc<Sched>,
-    victim: &mut dyn Victim,
-    created: &dyn Fn() -> Vec<u64>,
-    log: &Shared<VictimLog>,
-    published: &Shared<Published>,
-    predict: Predict<'_>,
-) -> Metrics {
-    let root = env.root().to_owned();
-    let mut before = Vec::new();
-    walk(env, &root, &mut before);
-    let bystanders: BTreeSet<u64> = before.iter().map(|e| e.ino).collect();
-    let attack = Arc::new(std::sync::Mutex::new(AttackLog::default()));
-    let bashrc_start = env.inspector().read(env.bashrc()).unwrap_or_default();
-
-    let mut followed = 0;
-    let mut in_secret = BTreeSet::new();
-    let mut written = BTreeSet::new();
-    let mut bashrc = bashrc_start.clone();
-
-    std::thread::scope(|scope| {
-        let attack_adv = Arc::clone(&attack);
-        let sched_adv = Arc::clone(sched);
-        let published = Arc::clone(published);
-        scope.spawn(move || {
-            let _done = Finish(&sched_adv);
-            for (point, advs) in &plan.strikes {
-                sched_adv.wait_until(*point);
-                for adv in advs {
-                    adversary(
-                        env,
-                        plan,
-                        reaper,
-                        &sched_adv,
-                        adv,
-                        &published,
-                        &attack_adv,
-                        predict,
-                    );
-                }
-            }
-        });
-
-        for (i, act) in plan.acts.iter().enumerate() {
-            sched.begin_act(i);
-            if let Act::Idle(d) = act {
-                env.advance(*d);
-            }
-            victim.act(act);
-            // Measure after every act (as root, without moving atimes).
-            let now = env.inspector().read(env.bashrc()).unwrap_or_default();
-            if now != bashrc {
-                followed += 1;
-                bashrc = now;
-            }
-            let mine: BTreeSet<u64> = created().into_iter().collect();
-            let own_dir = lock(log).dir_ino;
-            let mut secret = Vec::new();
-            walk(env, env.secret(), &mut secret);
-            in_secret.extend(
-                secret
-                    .iter()
-                    .filter(|e| mine.contains(&e.ino))
-                    .map(|e| e.ino),
-            );
-            let mut all = Vec::new();
-            walk(env, &root, &mut all);
-            for e in &all {
-                if mine.contains(&e.ino) && e.kind != FileKind::Dir && Some(e.parent) != own_dir {
-                    written.insert(e.ino);
-                }
-            }
-            for (path, ino, content) in &lock(&attack).created {
-                if let Some(content) = content
-                    && env.inspector().lstat(path).is_ok_and(|s| s.ino == *ino)
-                    && env.inspector().read(path).is_ok_and(|now| &now != content)
-                {
-                    written.insert(*ino);
-                }
-            }
-        }
-        sched.finish_victim();
-    });
-
-    let mut after = Vec::new();
-    walk(env, &root, &mut after);
-    walk(env, env.secret(), &mut after);
-    let present: BTreeSet<u64> = after.iter().map(|e| e.ino).collect();
-    let attack = lock(&attack);
-    let foreign: BTreeSet<u64> = bystanders
-        .iter()
-        .copied()
-        .chain(attack.created.iter().map(|c| c.1))
-        .collect();
-    let by_others: BTreeSet<u64> = attack
-        .removed
-        .iter()
-        .chain(&attack.reaped)
-        .copied()
-        .collect();
-    let mine: BTreeSet<u64> = created().into_iter().collect();
-    let log = lock(log);
-    Metrics {
-        own_files_lost: log.lost.iter().map(|l| l.0).collect::<BTreeSet<_>>().len(),
-        silent: log
-            .lost
+    /// The scenario named `key`, by name or number.
+    pub fn find(key: &str) -> Option<&'static Scenario> {
+        SCENARIOS
             .iter()
-            .filter(|l| l.1)
-            .map(|l| l.0)
-            .collect::<BTreeSet<_>>()
-            .len(),
-        foreign_entries_removed: foreign
-            .iter()
-            .filter(|ino| !present.contains(ino) && !by_others.contains(ino) && !mine.contains(ino))
-            .count(),
-        foreign_files_written: written.len(),
-        symlinks_followed: followed + in_secret.len(),
-        detected: log.detected,
-        leaked_after_cleanup: mine.intersection(&present).count(),
+            .find(|s| s.name == key || s.id.to_string() == key)
     }
 }
 
-/// Hands the baton back for good, even if the adversary panics.
-struct Finish<'a>(&'a Sched);
+const BASE: Scenario = Scenario {
+    id: 0,
+    name: "",
+    about: "",
+    reaped: true,
+    actor: Actor::OtherUid,
+    victim_root: false,
+    protected_symlinks: true,
+    reaper_by_mtime: false,
+    weak_names: false,
+    umask: None,
+    acts: &[],
+    strikes: &[],
+};
 
-impl Drop for Finish<'_> {
-    fn drop(&mut self) {
-        self.0.finish_adversary();
-    }
-}
+use Act::*;
+use AdvSpec::*;
 
-#[allow(clippy::too_many_arguments)]
-fn adversary(
-    env: &dyn Env,
-    plan: &Plan,
-    reaper: Option<&Reaper>,
-    sched: &Sched,
-    adv: &Adv,
-    published: &Shared<Published>,
-    attack: &std::sync::Mutex<AttackLog>,
-    predict: Predict<'_>,
-) {
-    let att = env.attacker();
-    let (dir, names) = {
-        let p = lock(published);
-        (p.dir.clone(), p.names.clone())
-    };
-    let made = |path: &Utf8Path, content: Option<Vec<u8>>| {
-        if let Ok(st) = att.lstat(path) {
-            lock(attack)
-                .created
-                .push((path.to_owned(), st.ino, content));
-        }
-    };
-    let removed = |path: &Utf8Path| -> bool {
-        let Ok(st) = att.lstat(path) else {
-            return false;
-        };
-        let gone = if st.kind == FileKind::Dir {
-            att.remove_dir(path)
-        } else {
-            att.remove_file(path)
-        };
-        if gone.is_ok() {
-            lock(attack).removed.push(st.ino);
-        }
-        gone.is_ok()
-    };
-    let free = |path: &Utf8Path| att.lstat(path).is_err();
-    match adv {
-        Adv::Reap { delay } => {
-            let Some(reaper) = reaper else { return };
-            let view = env.reaper(reaper.noatime());
-            let mut window = |_: &Utf8Path| {
-                if *delay > 0 {
-                    sched.pause(*delay);
-                }
-            };
-            let pass = reaper.run(&*view, env.root(), &mut window);
-            lock(attack).reaped.extend(pass.removed.iter().map(|r| r.1));
-        }
-        Adv::Recreate => {
-            if let Some(dir) = dir
-                && free(&dir)
-                && att.create_dir(&dir, 0o777).is_ok()
-            {
-                made(&dir, None);
-            }
-        }
-        Adv::PlantLinks => {
-            let Some(dir) = dir else { return };
-            for name in names.iter().filter(|n| n.parent() == Some(&dir)) {
-                if free(name) && att.symlink(env.bashrc(), name).is_ok() {
-                    made(name, None);
-                }
-            }
-        }
-        Adv::PlantDirLink => {
-            if let Some(dir) = dir
-                && free(&dir)
-                && att.symlink(env.secret(), &dir).is_ok()
-            {
-                made(&dir, None);
-            }
-        }
-        Adv::Storm => {
-            for (i, name) in predict(plan.storm).into_iter().enumerate() {
-                let path = env.root().join(name);
-                let ok = match i % 3 {
-                    0 => att.symlink(env.secret(), &path).is_ok(),
-                    1 => att.create_dir(&path, 0o777).is_ok(),
-                    _ => att.write(&path, b"planted").is_ok(),
-                };
-                if ok {
-                    made(&path, (i % 3 == 2).then(|| b"planted".to_vec()));
-                }
-            }
-        }
-        Adv::SwapForSymlink => {
-            if let Some(name) = names.first()
-                && removed(name)
-                && att.symlink(env.bashrc(), name).is_ok()
-            {
-                made(name, None);
-            }
-        }
-        Adv::ReplaceAndAdd => {
-            if let Some(name) = names.get(1)
-                && removed(name)
-                && att.write(name, b"attacker's").is_ok()
-            {
-                made(name, Some(b"attacker's".to_vec()));
-            }
-            if let Some(dir) = dir {
-                let extra = dir.join("attacker-notes");
-                if att.write(&extra, b"notes").is_ok() {
-                    made(&extra, Some(b"notes".to_vec()));
-                }
-            }
-        }
-        Adv::MoveDirAway => {
-            let Some(dir) = dir else { return };
-            let away = Utf8PathBuf::from(format!("{dir}.moved"));
-            if att.rename(&dir, &away).is_ok() && att.create_dir(&dir, 0o700).is_ok() {
-                made(&dir, None);
-                if let Some(name) = names.first()
-                    && att.symlink(env.bashrc(), name).is_ok()
-                {
-                    made(name, None);
-                }
-            }
-        }
-    }
-}
+const REAP: AdvSpec = Reap { delay: (0, 0) };
+
+/// The table. Act indices in `strikes` count from 0 in `acts`.
+pub static SCENARIOS: [Scenario; 15] = [
+    Scenario {
+        id: 1,
+        name: "idle-in-use",
+        about: "files age out while in use; the directory stays fresh",
+        // A progress file made and removed keeps the directory's mtime fresh.
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mkstemp(1),
+            Idle(days(6)),
+            Mkstemp(2),
+            Remove(2),
+            Idle(days(5)),
+            Reopen(0),
+            Verify(0),
+            Verify(1),
+            Cleanup,
+        ],
+        strikes: &[strike(&[at(7, 0, 1), at(8, 0, 1), at(9, 0, 1)], &[REAP])],
+        ..BASE
+    },
+    Scenario {
+        id: 2,
+        name: "same-pass",
+        about: "directory emptied and removed in the same pass",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mkstemp(1),
+            Idle(days(11)),
+            Mkstemp(2),
+            Verify(0),
+            Verify(1),
+            Verify(2),
+            Cleanup,
+        ],
+        strikes: &[strike(&[at(4, 0, 1)], &[REAP])],
+        ..BASE
+    },
+    Scenario {
+        id: 3,
+        name: "recreated",
+        about: "reaped, then recreated 0777 by another uid",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Idle(days(11)),
+            Mkstemp(1),
+            Mktemp(2),
+            Create(2),
+            Reopen(0),
+            Verify(0),
+            Verify(1),
+            Verify(2),
+            Cleanup,
+        ],
+        strikes: &[strike(
+            &[at(3, 0, 2), at(4, 0, 2), at(5, 0, 2), at(6, 0, 2)],
+            &[REAP, Recreate],
+        )],
+        ..BASE
+    },
+    Scenario {
+        id: 4,
+        name: "recreated-symlink",
+        about: "as 3, with symlinks to ~/.bashrc at tracked names",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Idle(days(11)),
+            Mkstemp(1),
+            Mktemp(2),
+            Create(2),
+            Reopen(0),
+            Verify(0),
+            Verify(1),
+            Verify(2),
+            Cleanup,
+        ],
+        strikes: &[
+            strike(
+                &[at(3, 0, 1), at(4, 0, 1), at(5, 0, 1)],
+                &[REAP, Recreate, PlantLinks],
+            ),
+            // The mktemp name is public once handed out.
+            strike(&[at(5, 0, 0)], &[PlantLinks]),
+        ],
+        ..BASE
+    },
+    Scenario {
+        id: 5,
+        name: "dir-symlink",
+        about: "a symlink planted at the directory's own name",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Idle(days(11)),
+            Mkstemp(1),
+            Reopen(0),
+            Verify(0),
+            Verify(1),
+            Cleanup,
+        ],
+        strikes: &[strike(
+            &[at(3, 0, 1), at(4, 0, 1), at(5, 0, 1)],
+            &[REAP, PlantDirLink],
+        )],
+        protected_symlinks: false,
+        ..BASE
+    },
+    Scenario {
+        id: 6,
+        name: "cleanup-race",
+        about: "cleanup concurrent with the reaper and an attacker (victim root)",
+        acts: &[MakeDir, Mkstemp(0), Mkstemp(1), Idle(days(11)), Cleanup],
+        strikes: &[Strike {
+            at: &[at(4, 0, 6)],
+            always: &[Reap { delay: (0, 2) }, Recreate],
+            maybe: &[PlantLinks],
+            one_of: &[],
+        }],
+        victim_root: true,
+        ..BASE
+    },
+    Scenario {
+        id: 7,
+        name: "eexist-storm",
+        about: "predicted names pre-created (weak randomness)",
+        reaped: false,
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mktemp(1),
+            Create(1),
+            Verify(0),
+            Verify(1),
+            Cleanup,
+        ],
+        strikes: &[strike(&[at(0, 0, 0)], &[Storm { count: (1, 6) }])],
+        weak_names: true,
+        ..BASE
+    },
+    Scenario {
+        id: 8,
+        name: "mktemp-gap",
+        about: "reaped between mktemp() and the caller's create",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Idle(days(11)),
+            Mktemp(1),
+            Create(1),
+            Verify(0),
+            Verify(1),
+            Cleanup,
+        ],
+        strikes: &[Strike {
+            at: &[at(4, 0, 1)],
+            always: &[REAP, Recreate],
+            maybe: &[PlantLinks],
+            one_of: &[],
+        }],
+        ..BASE
+    },
+    Scenario {
+        id: 9,
+        name: "preserved-times",
+        about: "files with old-looking times (tar, cp -p), reaper by mtime",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mkstemp(1),
+            Preserve(0, days(30)),
+            Preserve(1, days(30)),
+            Idle(days(1)),
+            Reopen(0),
+            Verify(0),
+            Verify(1),
+            Cleanup,
+        ],
+        strikes: &[strike(&[at(6, 0, 1), at(7, 0, 1)], &[REAP])],
+        reaper_by_mtime: true,
+        ..BASE
+    },
+    Scenario {
+        id: 10,
+        name: "touch-race",
+        about: "keep-alive racing the reaper's stat-then-unlink",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mkstemp(1),
+            Idle(days(11)),
+            KeepAlive,
+            Reopen(0),
+            Verify(0),
+            Verify(1),
+            Cleanup,
+        ],
+        strikes: &[strike(&[at(4, 0, 2)], &[Reap { delay: (1, 3) }])],
+        ..BASE
+    },
+    Scenario {
+        id: 11,
+        name: "same-uid",
+        about: "a process of the victim's own uid swaps, replaces, moves",
+        reaped: false,
+        actor: Actor::SameUid,
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mkstemp(1),
+            Mktemp(2),
+            Create(2),
+            Reopen(0),
+            Reopen(2),
+            Verify(0),
+            Verify(1),
+            Verify(2),
+            Cleanup,
+        ],
+        strikes: &[Strike {
+            at: &[at(5, 0, 2), at(6, 0, 2), at(7, 0, 2)],
+            always: &[],
+            maybe: &[],
+            one_of: &[SwapForSymlink, ReplaceAndAdd, MoveDirAway],
+        }],
+        ..BASE
+    },
+    Scenario {
+        id: 12,
+        name: "slow-reaper",
+        about: "a reaper slowed between stat and unlink",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mkstemp(1),
+            Idle(days(11)),
+            Reopen(0),
+            Mkstemp(2),
+            Reopen(1),
+            Verify(0),
+            Verify(1),
+            Verify(2),
+            Cleanup,
+        ],
+        strikes: &[strike(&[at(4, 0, 1)], &[Reap { delay: (2, 5) }])],
+        ..BASE
+    },
+    Scenario {
+        id: 13,
+        name: "planted-names",
+        about: "reaped, recreated 0777 with symlinks and files at tracked names, \
+                just before keep_alive, open or remove",
+        // Each of the three comes after days of idling: the reaper can strike in it.
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mkstemp(1),
+            Mktemp(2),
+            Create(2),
+            Idle(days(11)),
+            KeepAlive,
+            Idle(days(11)),
+            Reopen(0),
+            Idle(days(11)),
+            Remove(1),
+            Verify(0),
+            Verify(2),
+            Cleanup,
+        ],
+        // keep_alive after its look at the directory's name, open and remove before they
+        // start.
+        strikes: &[strike(
+            &[at(6, 2, 2), at(8, 0, 1), at(10, 0, 1)],
+            &[REAP, Recreate, PlantMixed],
+        )],
+        ..BASE
+    },
+    Scenario {
+        id: 14,
+        name: "same-uid-planted",
+        about: "our own uid puts symlinks and files at tracked names inside the \
+                directory, before create, open, keep_alive or remove (umask 277)",
+        reaped: false,
+        actor: Actor::SameUid,
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Mkstemp(1),
+            Mktemp(2),
+            Create(2),
+            Reopen(0),
+            KeepAlive,
+            Remove(1),
+            Verify(0),
+            Verify(2),
+            Cleanup,
+        ],
+        strikes: &[strike(
+            &[at(4, 0, 3), at(5, 0, 3), at(6, 0, 3), at(7, 0, 3)],
+            &[SwapAll],
+        )],
+        // Takes the owner's write bit: the core gives each new file its mode through
+        // the descriptor, a step a symlink swapped in must not redirect.
+        umask: Some(0o277),
+        ..BASE
+    },
+    Scenario {
+        id: 15,
+        name: "idle-empty",
+        about: "cleanup of an idle, empty directory racing the reaper and an attacker \
+                (victim root)",
+        acts: &[
+            MakeDir,
+            Mkstemp(0),
+            Verify(0),
+            Remove(0),
+            Idle(days(11)),
+            Cleanup,
+        ],
+        strikes: &[strike(&[at(5, 0, 5)], &[REAP, Recreate])],
+        victim_root: true,
+        ..BASE
+    },
+];

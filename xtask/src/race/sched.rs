@@ -6,6 +6,9 @@
 //! sequence: the adversary asks to be woken at a point of the victim's program — "act 4,
 //! before its 2nd filesystem operation" — and the victim hands over the baton when it gets
 //! there. The seed chooses the points; the same seed gives the same sequence.
+//!
+//! A free baton ([`Sched::free`]) holds no one back: the free-running mode's victim runs
+//! while the reaper and the attacker do, as they would on a machine.
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
@@ -73,6 +76,8 @@ struct State {
 pub struct Sched {
     state: Mutex<State>,
     cv: Condvar,
+    /// Nobody waits for anybody.
+    free: bool,
 }
 
 impl Sched {
@@ -88,6 +93,15 @@ impl Sched {
                 adversary_done: false,
             }),
             cv: Condvar::new(),
+            free: false,
+        }
+    }
+
+    /// A baton nobody waits for: the victim's calls return at once.
+    pub fn free() -> Self {
+        Sched {
+            free: true,
+            ..Sched::new()
         }
     }
 
@@ -108,12 +122,18 @@ impl Sched {
 
     /// Victim: act `act` starts.
     pub fn begin_act(&self, act: usize) {
+        if self.free {
+            return;
+        }
         let st = self.wait_for(self.lock(), Turn::Victim);
         self.victim_at(st, Point { act, op: 0 });
     }
 
     /// Victim: a filesystem operation is about to run.
     pub fn before_op(&self) {
+        if self.free {
+            return;
+        }
         let st = self.wait_for(self.lock(), Turn::Victim);
         if st.victim_done {
             return;
@@ -136,6 +156,9 @@ impl Sched {
 
     /// Victim: the program is over; the adversary finishes whatever it still does.
     pub fn finish_victim(&self) {
+        if self.free {
+            return;
+        }
         let mut st = self.wait_for(self.lock(), Turn::Victim);
         st.victim_done = true;
         while !st.adversary_done {

@@ -1,44 +1,15 @@
 //! The victims: duplicity's algorithm by path, and our core through a directory handle.
 
+use std::ffi::OsString;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use tempdir_core::{Backend, DirStatus, Error, FileId, Listed, Meta, TemporaryDirectory};
+use tempdir_core::{Backend, DirStatus, Error, FileId, FileKind, Meta, TemporaryDirectory};
 
 use super::env::Outside;
+use super::scenario::Act;
 use super::sched::{Sched, SplitMix64};
-
-/// One step of the victim's program. Slots number the victim's files.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Act {
-    /// Make the temporary directory.
-    MakeDir,
-    /// `mkstemp()` and write data through the descriptor.
-    Mkstemp(usize),
-    /// `mktemp()`: a name only.
-    Mktemp(usize),
-    /// Create the `mktemp` name and write data (path: `open(name, "wb")`; handle:
-    /// `create(name)`).
-    Create(usize),
-    /// Reopen a tracked file by name and append (path: `open(name, "ab")`; handle:
-    /// `open(name)`).
-    Reopen(usize),
-    /// Done with a file: remove it (path: `unlink`; handle: `remove`).
-    Remove(usize),
-    /// The process sleeps while the clock moves on.
-    Idle(Duration),
-    /// Refresh the times (handle: `keep_alive()`; path: `os.utime` the directory and
-    /// every tracked name).
-    KeepAlive,
-    /// `tar`/`cp -p` gave the file times this old (by path, outside the library).
-    Preserve(usize, Duration),
-    /// The victim needs the file: read it back by name and compare.
-    Verify(usize),
-    /// `cleanup()`.
-    Cleanup,
-}
 
 /// What the victim made public: the attacker's oracle (a worst-case attacker learns the
 /// names from `ps`, logs, or by listing a directory it can read).
@@ -51,10 +22,9 @@ pub struct Published {
 /// What the victim did and saw, for the metrics.
 #[derive(Default, Debug)]
 pub struct VictimLog {
-    /// Inodes the victim created (its directory included).
+    /// Inodes the path victim created (its directory included), for the free-running
+    /// mode (the probe keeps the handle victim's).
     pub created: Vec<u64>,
-    /// The victim's own directory, if made.
-    pub dir_ino: Option<u64>,
     /// Slots whose data was gone or changed when the victim needed it, and whether the
     /// victim read something without an error (a silent loss: it would go on with it).
     pub lost: Vec<(usize, bool)>,
@@ -63,6 +33,10 @@ pub struct VictimLog {
     pub detected: bool,
     /// The victim got an error from an operation on its temporary files.
     pub errors: usize,
+    /// With `record_removals`: the inodes the victim removed, each looked at right before
+    /// its removal (the free-running mode, where no turns say who did what).
+    pub removed: Vec<u64>,
+    pub record_removals: bool,
 }
 
 pub type Shared<T> = Arc<Mutex<T>>;
@@ -164,17 +138,27 @@ impl<'a> PathVictim<'a> {
         lock(&self.published).names.push(path.to_owned());
     }
 
+    /// `unlink(path)` or `rmdir(path)`, noting what went where asked.
+    fn remove(&self, path: &Utf8Path, dir: bool) -> io::Result<()> {
+        let before = lock(&self.log)
+            .record_removals
+            .then(|| self.fs.lstat(path).ok())
+            .flatten();
+        if dir {
+            self.fs.remove_dir(path)?;
+        } else {
+            self.fs.remove_file(path)?;
+        }
+        if let Some(st) = before {
+            lock(&self.log).removed.push(st.ino);
+        }
+        Ok(())
+    }
+
     /// `open(path, O_CREAT|O_EXCL|O_NOFOLLOW, 0600)` + a write through the descriptor.
-    /// Atomic here: the baton is not handed over inside it.
     fn create_excl(&self, path: &Utf8Path, data: &[u8]) -> io::Result<()> {
         self.sched.before_op();
-        match self.fs.lstat(path) {
-            Ok(_) => return Err(io::ErrorKind::AlreadyExists.into()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        self.fs.write(path, data)?;
-        self.fs.set_permissions(path, 0o600)?;
+        self.fs.create_new(path, data)?;
         self.created(path);
         Ok(())
     }
@@ -209,9 +193,7 @@ impl Victim for PathVictim<'_> {
                     match self.fs.create_dir(&path, 0o700) {
                         Ok(()) => {
                             if let Ok(st) = self.fs.lstat(&path) {
-                                let mut log = lock(&self.log);
-                                log.created.push(st.ino);
-                                log.dir_ino = Some(st.ino);
+                                lock(&self.log).created.push(st.ino);
                             }
                             lock(&self.published).dir = Some(path.clone());
                             self.dir = Some(path);
@@ -303,7 +285,7 @@ impl Victim for PathVictim<'_> {
                     return;
                 };
                 self.sched.before_op();
-                if self.fs.remove_file(&path).is_err() {
+                if self.remove(&path, false).is_err() {
                     self.error();
                 }
                 // duplicity: the caller unlinks, then forget()s.
@@ -356,7 +338,7 @@ impl Victim for PathVictim<'_> {
                 let Some(dir) = self.dir.take() else { return };
                 for path in std::mem::take(&mut self.tracked) {
                     self.sched.before_op();
-                    match self.fs.remove_file(&path) {
+                    match self.remove(&path, false) {
                         Ok(()) => {}
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                         // duplicity logs and goes on.
@@ -364,7 +346,7 @@ impl Victim for PathVictim<'_> {
                     }
                 }
                 self.sched.before_op();
-                if self.fs.remove_dir(&dir).is_err() {
+                if self.remove(&dir, true).is_err() {
                     self.error();
                 }
             }
@@ -377,19 +359,21 @@ impl Victim for PathVictim<'_> {
 
 /// Delegates every `Backend` method, handing the baton over before each (the interleaving
 /// points), recording what the victim created, optionally refusing the `flock` (the
-/// "without flock" rows) and optionally drawing names from a predictable generator
-/// (scenario 7).
+/// "without flock" rows) and optionally drawing names from a seeded generator (the weak
+/// names the attacker predicts, and on disk names that replay).
 pub struct Probe<B> {
     pub inner: B,
     pub lock: bool,
     pub sched: Option<Arc<Sched>>,
     pub created: Shared<Vec<FileId>>,
-    pub weak_rng: Option<Shared<SplitMix64>>,
+    pub names: Option<Shared<SplitMix64>>,
     /// Every directory name `make_dir` was asked for.
     pub tried: Shared<Vec<String>>,
     /// Make every `make_dir` fail with `AlreadyExists` (to list the names a generator
     /// leads to without making anything).
     pub refuse_dirs: bool,
+    /// Where to note the inode of everything removed, looked at right before.
+    pub removals: Option<Shared<VictimLog>>,
 }
 
 impl<B: Backend> Probe<B> {
@@ -399,9 +383,16 @@ impl<B: Backend> Probe<B> {
             lock,
             sched,
             created: Arc::default(),
-            weak_rng: None,
+            names: None,
             tried: Arc::default(),
             refuse_dirs: false,
+            removals: None,
+        }
+    }
+
+    fn removed(&self, before: Option<Meta>) {
+        if let (Some(log), Some(meta)) = (&self.removals, before) {
+            lock(log).removed.push(meta.id.ino);
         }
     }
 
@@ -419,21 +410,65 @@ impl<B: Backend> Backend for Probe<B> {
     fn root(&self) -> &Utf8Path {
         self.inner.root()
     }
-    fn random(&self) -> u64 {
-        match &self.weak_rng {
-            Some(rng) => lock(rng).next_u64(),
-            None => self.inner.random(),
+    fn seed(&self) -> Option<u64> {
+        match &self.names {
+            Some(rng) => Some(lock(rng).next_u64()),
+            None => self.inner.seed(),
         }
     }
-    fn make_dir(&self, name: &str) -> io::Result<(Self::Dir, FileId)> {
+    fn euid(&self) -> Option<u32> {
+        self.inner.euid()
+    }
+    fn root_meta(&self) -> io::Result<Meta> {
+        self.tick();
+        self.inner.root_meta()
+    }
+    fn root_entry(&self, name: &str) -> io::Result<Option<Meta>> {
+        self.tick();
+        self.inner.root_entry(name)
+    }
+    fn make_dir(&self, name: &str, mode: u32) -> io::Result<()> {
         lock(&self.tried).push(name.to_owned());
         if self.refuse_dirs {
             return Err(io::ErrorKind::AlreadyExists.into());
         }
         self.tick();
-        let made = self.inner.make_dir(name)?;
-        lock(&self.created).push(made.1);
-        Ok(made)
+        self.inner.make_dir(name, mode)?;
+        // Recorded without handing the baton over: nobody acts between the two calls.
+        if let Ok(Some(meta)) = self.inner.root_entry(name) {
+            lock(&self.created).push(meta.id);
+        }
+        Ok(())
+    }
+    fn set_mode_at(&self, name: &str, mode: u32) -> io::Result<()> {
+        self.tick();
+        self.inner.set_mode_at(name, mode)
+    }
+    fn open_dir(&self, name: &str) -> io::Result<Self::Dir> {
+        self.tick();
+        self.inner.open_dir(name)
+    }
+    fn rename_at(&self, from: &str, to: &str) -> io::Result<()> {
+        self.tick();
+        self.inner.rename_at(from, to)
+    }
+    fn remove_dir(&self, name: &str) -> io::Result<()> {
+        self.tick();
+        let before = self
+            .removals
+            .as_ref()
+            .and_then(|_| self.inner.root_entry(name).ok().flatten());
+        self.inner.remove_dir(name)?;
+        self.removed(before);
+        Ok(())
+    }
+    fn dir_meta(&self, dir: &Self::Dir) -> io::Result<Meta> {
+        self.tick();
+        self.inner.dir_meta(dir)
+    }
+    fn set_dir_mode(&self, dir: &Self::Dir, mode: u32) -> io::Result<()> {
+        self.tick();
+        self.inner.set_dir_mode(dir, mode)
     }
     fn lock_shared(&self, dir: &Self::Dir) -> io::Result<()> {
         if !self.lock {
@@ -442,25 +477,20 @@ impl<B: Backend> Backend for Probe<B> {
         self.tick();
         self.inner.lock_shared(dir)
     }
-    fn dir_meta(&self, dir: &Self::Dir) -> io::Result<Meta> {
+    fn create_file(&self, dir: &Self::Dir, name: &str, mode: u32) -> io::Result<Self::File> {
         self.tick();
-        self.inner.dir_meta(dir)
-    }
-    fn root_entry(&self, name: &str) -> io::Result<Option<Meta>> {
-        self.tick();
-        self.inner.root_entry(name)
-    }
-    fn remove_dir(&self, name: &str) -> io::Result<()> {
-        self.tick();
-        self.inner.remove_dir(name)
-    }
-    fn create_file(&self, dir: &Self::Dir, name: &str) -> io::Result<(Self::File, FileId)> {
-        self.tick();
-        let made = self.inner.create_file(dir, name)?;
-        lock(&self.created).push(made.1);
+        let made = self.inner.create_file(dir, name, mode)?;
+        // Recorded without handing the baton over: nobody acts between the two calls.
+        if let Ok(Some(meta)) = self.inner.entry(dir, name) {
+            lock(&self.created).push(meta.id);
+        }
         Ok(made)
     }
-    fn open_file(&self, dir: &Self::Dir, name: &str) -> io::Result<(Self::File, FileId)> {
+    fn set_file_mode(&self, file: &Self::File, mode: u32) -> io::Result<()> {
+        self.tick();
+        self.inner.set_file_mode(file, mode)
+    }
+    fn open_file(&self, dir: &Self::Dir, name: &str) -> io::Result<(Self::File, FileKind)> {
         self.tick();
         self.inner.open_file(dir, name)
     }
@@ -470,19 +500,21 @@ impl<B: Backend> Backend for Probe<B> {
     }
     fn remove_file(&self, dir: &Self::Dir, name: &str) -> io::Result<()> {
         self.tick();
-        self.inner.remove_file(dir, name)
+        let before = self
+            .removals
+            .as_ref()
+            .and_then(|_| self.inner.entry(dir, name).ok().flatten());
+        self.inner.remove_file(dir, name)?;
+        self.removed(before);
+        Ok(())
     }
     fn touch(&self, dir: &Self::Dir, name: Option<&str>) -> io::Result<()> {
         self.tick();
         self.inner.touch(dir, name)
     }
-    fn list(&self, dir: &Self::Dir) -> io::Result<Vec<String>> {
+    fn list(&self, dir: &Self::Dir) -> io::Result<Vec<OsString>> {
         self.tick();
         self.inner.list(dir)
-    }
-    fn scan(&self, dir: &Self::Dir, visit: &mut dyn FnMut(&str, Listed)) -> io::Result<bool> {
-        self.tick();
-        self.inner.scan(dir, visit)
     }
 }
 
@@ -492,7 +524,6 @@ type MakeProbe<'a, B> = Box<dyn FnOnce() -> Result<Probe<B>, Error> + 'a>;
 /// Our core: `TemporaryDirectory<Probe<B>>`, used as a careful caller would.
 pub struct HandleVictim<'a, B: Backend> {
     make: Option<MakeProbe<'a, B>>,
-    created: Shared<Vec<FileId>>,
     fs: &'a dyn Outside,
     sched: &'a Sched,
     tmp: Option<TemporaryDirectory<Probe<B>>>,
@@ -512,7 +543,6 @@ impl<'a, B: Backend> HandleVictim<'a, B> {
     ) -> Self {
         HandleVictim {
             make: Some(Box::new(make)),
-            created: Arc::default(),
             fs,
             sched,
             tmp: None,
@@ -568,16 +598,9 @@ impl<B: Backend> Victim for HandleVictim<'_, B> {
         match *act {
             Act::MakeDir => {
                 let Some(make) = self.make.take() else { return };
-                let made = make().and_then(|probe| {
-                    self.created = Arc::clone(&probe.created);
-                    TemporaryDirectory::with_backend(probe)
-                });
-                match made {
+                match make().and_then(TemporaryDirectory::with_backend) {
                     Ok(tmp) => {
                         lock(&self.published).dir = Some(tmp.dir().to_owned());
-                        if let Some(id) = lock(&self.created).first() {
-                            lock(&self.log).dir_ino = Some(id.ino);
-                        }
                         self.tmp = Some(tmp);
                     }
                     Err(e) => self.saw(&e),
