@@ -1,12 +1,23 @@
 //! `cargo xtask bench`: `tempdirs` side by side with the syscall floor and what users would
-//! pick instead (SPEC §7, issue 6).
+//! pick instead.
 //!
 //! One run measures, on `/dev/shm` when it exists (else the system temp dir, said in the
 //! output): the floor (`openat` create-new + `close` + `unlinkat` through one directory fd,
 //! rustix), `tempdirs` on cap-std, the `tempfile` crate, `cap-tempfile`, Python's
-//! `tempfile.mkstemp` and duplicity 3.2.1's `duplicity.tempdir`. Native comparators take
-//! turns inside every run, so drift hits them alike; each figure is the median of the runs
-//! and every ratio is to the floor measured in the same run.
+//! `tempfile.mkstemp` and duplicity 3.2.1's `duplicity.tempdir`.
+//!
+//! **What is timed.** Every timed region of W1, W2 and W4 starts from the root's *path* and
+//! ends with the comparator's directory gone: each comparator opens or resolves the root,
+//! makes its directory, does the work and removes everything inside the region. The floor
+//! opens the root with `open`, `cap-tempfile` with `Dir::open_ambient_dir`, `tempdirs` in
+//! `new_in`; `tempfile`, Python and duplicity resolve the root's path in every call they
+//! make. W3 and W5 time only their loop, and every comparator's setup lies outside it.
+//!
+//! **Ratios.** Within one run every comparator takes its turn (the native ones in an order
+//! that rotates from run to run, Python's and duplicity's after them), so drift hits them
+//! alike. A ratio is taken per run, a comparator's time over its baseline's time in that
+//! same run, and the table reports the median of those per-run ratios; times are medians
+//! of the runs.
 //!
 //! A debug build of xtask (what `cargo xtask` runs) only re-invokes itself built with
 //! `--release`: timing unoptimised code would measure the compiler, not the library.
@@ -25,12 +36,13 @@ usage: cargo xtask bench [--quick] [--json] [--runs K] [--no-python]
 
   --quick      small N and 3 runs (for CI)
   --json       print the results as JSON instead of a table
-  --runs K     runs per measurement (default 5, --quick 3); the median is reported
+  --runs K     runs per measurement (default 5, --quick 3); ratios are the median of
+               the per-run ratios
   --no-python  skip Python's tempfile and duplicity
   --profile WHAT N
-               run one workload once, to profile it (strace -c -f, callgrind), in the
-               release binary: WHAT is floor-w1, tempdirs-w1, tempdirs-w2, tempdirs-w3,
-               tempdirs-w4 or tempdirs-status
+               run one workload once, to profile it (strace -c -f, perf stat), in the
+               release binary: WHAT is floor-w1, floor-w2, floor-w4, floor-status,
+               tempdirs-w1, tempdirs-w2, tempdirs-w3, tempdirs-w4 or tempdirs-status
 
 The SVG plot and the JSON are also written to <target dir>/bench/.
 ";
@@ -55,11 +67,10 @@ pub(crate) struct Plan {
     pub w3: u64,
     /// W4: files per thread.
     pub w4: u64,
-    /// W5: `status()` calls per run, and files per run of the safety-check breakdown.
-    pub w5_status: u64,
-    pub w5_files: u64,
-    /// Files a sample of W1, W2, W4 or W5 is made of at least: the workload is repeated
-    /// until it has made that many.
+    /// W5: `status()` calls per run.
+    pub w5: u64,
+    /// Files a sample of W1, W2 or W4 is made of at least: the workload is repeated until
+    /// it has made that many.
     pub min_files: u64,
 }
 
@@ -71,8 +82,7 @@ impl Plan {
                 w2: 2_000,
                 w3: 20_000,
                 w4: 2_000,
-                w5_status: 20_000,
-                w5_files: 2_000,
+                w5: 20_000,
                 min_files: 2_000,
             }
         } else {
@@ -81,8 +91,7 @@ impl Plan {
                 w2: 10_000,
                 w3: 1_000_000,
                 w4: 10_000,
-                w5_status: 200_000,
-                w5_files: 10_000,
+                w5: 200_000,
                 min_files: 20_000,
             }
         }
@@ -98,19 +107,26 @@ pub(crate) struct Sample {
     pub comparator: String,
     /// Operations per run, to turn a run's time into a cost per operation.
     pub ops: u64,
-    /// Wall time of each run, in nanoseconds.
+    /// Wall time of each run, in nanoseconds, in run order: entry `i` is run `i` for every
+    /// sample, which is what pairs a comparator with its baseline.
     pub runs_ns: Vec<u64>,
     /// The comparator this one is a ratio to (`floor` mostly).
     pub baseline: &'static str,
 }
 
 impl Sample {
-    pub fn median_ns(&self) -> u64 {
-        median(&self.runs_ns)
+    pub fn median_ns(&self) -> f64 {
+        median(self.runs_ns.iter().map(|&ns| ns as f64).collect())
     }
 
     pub fn per_op_ns(&self) -> f64 {
-        self.median_ns() as f64 / self.ops.max(1) as f64
+        self.median_ns() / self.ops.max(1) as f64
+    }
+
+    /// Each run's time per operation.
+    fn per_op_runs(&self) -> impl Iterator<Item = f64> + '_ {
+        let ops = self.ops.max(1) as f64;
+        self.runs_ns.iter().map(move |&ns| ns as f64 / ops)
     }
 }
 
@@ -147,27 +163,88 @@ impl Results {
             .find(|s| s.workload == workload && s.n == n && s.comparator == comparator)
     }
 
-    /// The sample's median over its baseline's, at the same workload and size.
-    pub fn ratio(&self, s: &Sample) -> Option<f64> {
-        if s.comparator == s.baseline {
-            return Some(1.0);
+    /// Adds run `ns` of (`workload`, `n`, `comparator`): the next run of that sample.
+    pub fn record(&mut self, row: Row, ns: u64) {
+        let Row {
+            workload,
+            n,
+            comparator,
+            ops,
+            baseline,
+        } = row;
+        if let Some(s) = self
+            .samples
+            .iter_mut()
+            .find(|s| s.workload == workload && s.n == n && s.comparator == comparator)
+        {
+            s.runs_ns.push(ns);
+            return;
         }
+        self.samples.push(Sample {
+            workload,
+            n,
+            comparator: comparator.to_owned(),
+            ops,
+            runs_ns: vec![ns],
+            baseline,
+        });
+    }
+
+    /// The per-run ratios of the sample to its baseline, at the same workload and size.
+    pub fn run_ratios(&self, s: &Sample) -> Option<Vec<f64>> {
         let base = self.find(s.workload, s.n, s.baseline)?;
-        Some(s.per_op_ns() / base.per_op_ns())
+        Some(per_run_ratios(s, base))
+    }
+
+    /// The median of [`run_ratios`](Self::run_ratios).
+    pub fn ratio(&self, s: &Sample) -> Option<f64> {
+        self.run_ratios(s).map(median)
+    }
+
+    /// The median over runs of `comparator`'s time per operation over `other`'s, both at
+    /// (`workload`, `n`); `None` when either was not measured.
+    pub fn ratio_between(
+        &self,
+        workload: &str,
+        n: u64,
+        comparator: &str,
+        other: &str,
+    ) -> Option<f64> {
+        let a = self.find(workload, n, comparator)?;
+        let b = self.find(workload, n, other)?;
+        Some(median(per_run_ratios(a, b)))
     }
 }
 
-pub(crate) fn median(v: &[u64]) -> u64 {
+/// What a measurement is: every run of it records one time under the same row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Row {
+    pub workload: &'static str,
+    pub n: u64,
+    pub comparator: &'static str,
+    pub ops: u64,
+    pub baseline: &'static str,
+}
+
+/// Run `i` of `a` over run `i` of `b`, per operation, for every run both have.
+fn per_run_ratios(a: &Sample, b: &Sample) -> Vec<f64> {
+    a.per_op_runs()
+        .zip(b.per_op_runs())
+        .map(|(a, b)| a / b)
+        .collect()
+}
+
+/// The median of `v` (the mean of the middle two for an even count); NaN when empty.
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
-        return 0;
+        return f64::NAN;
     }
-    let mut sorted = v.to_vec();
-    sorted.sort_unstable();
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
+    v.sort_unstable_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
     } else {
-        (sorted[mid - 1] + sorted[mid]) / 2
+        (v[mid - 1] + v[mid]) / 2.0
     }
 }
 
@@ -311,19 +388,22 @@ fn run_all(opts: &Opts) -> Result<Results, String> {
         if opts.quick { ", quick sizes" } else { "" }
     );
     let outcome = (|| {
-        native::run(&root, &plan, opts.runs, &mut results)?;
-        if opts.python {
-            python::run(
-                &root,
-                &plan,
-                opts.runs,
-                &target_dir().join("bench"),
-                &mut results,
-            );
+        let mut pythons = if opts.python {
+            python::Pythons::set_up(&target_dir().join("bench"), &mut results.skipped)
         } else {
             results
                 .skipped
                 .push("python, duplicity: skipped (--no-python)".into());
+            python::Pythons::none()
+        };
+        for run in 0..opts.runs {
+            eprintln!("bench: run {}/{}", run + 1, opts.runs);
+            native::run_once(&root, &plan, run, &mut results)?;
+            pythons.run_once(&root, &plan, &mut results);
+        }
+        match native::memory(&root, plan.w3) {
+            Ok(m) => results.memory = Some(m),
+            Err(e) => results.skipped.push(format!("W3 memory: {e}")),
         }
         Ok::<(), String>(())
     })();

@@ -1,12 +1,13 @@
 //! The comparators that run in this process: the syscall floor, `tempdirs` on cap-std, the
 //! `tempfile` crate and `cap-tempfile`.
 //!
-//! Every timed region goes from making the comparator's directory to that directory being
-//! gone, so each pays for its own setup and cleanup; the floor included.
+//! Every timed region of W1, W2 and W4 goes from the root's path to the comparator's
+//! directory being gone, so each pays for opening the root, its own setup and its own
+//! cleanup; the floor included.
 
 use std::hint::black_box;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Barrier;
@@ -17,7 +18,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use tempdir_cap_std::CapStdBackend;
 use tempdir_core::TemporaryDirectory;
 
-use super::{Memory, Plan, Results, Sample};
+use super::{Memory, Plan, Results, Row};
 
 type Tmp = TemporaryDirectory<CapStdBackend>;
 
@@ -25,10 +26,8 @@ const FLOOR: &str = "floor";
 const TEMPDIRS: &str = "tempdirs";
 const TEMPFILE: &str = "tempfile";
 const CAP_TEMPFILE: &str = "cap-tempfile";
-/// The floor doing, with the fewest syscalls, the checks SPEC §3 asks of every file.
-const CHECKED_FLOOR: &str = "floor + checks";
 
-/// Flags of every file the floor creates: those `mkstemp` promises (SPEC §3).
+/// Flags of every file the floor creates: those `mkstemp` promises.
 fn create_flags() -> OFlags {
     OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDWR
 }
@@ -61,164 +60,71 @@ impl Names {
     }
 }
 
-/// Which of `tempdirs`' safety checks the floor adds, to price each one (W5) and to show
-/// the floor that does SPEC §3's work (the "floor + checks" rows).
-#[derive(Clone, Copy, Debug, Default)]
-struct Checks {
-    /// `fstat` of each file just created: the identity recorded at creation.
-    identity: bool,
-    /// `fstatat` of the directory's name in the root after each create: "the path still
-    /// leads to our directory".
-    path: bool,
-    /// How each name is seen to still hold what was created before its `unlinkat`.
-    unlink: UnlinkCheck,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum UnlinkCheck {
-    #[default]
-    None,
-    /// `fstatat` of each name.
-    Stat,
-    /// One `getdents64` pass over the directory before the unlinks.
-    Listing,
-    /// What `tempdirs`' cleanup does in this directory: a listing on tmpfs (inode numbers
-    /// are never reused there), an `fstatat` per name elsewhere.
-    AsTempdirs,
-}
-
-impl Checks {
-    /// What SPEC §3 asks of every file: its identity at creation, its directory's path
-    /// checked after the create, and a check before it is unlinked.
-    fn spec(unlink: UnlinkCheck) -> Checks {
-        Checks {
-            identity: true,
-            path: true,
-            unlink,
-        }
-    }
-}
-
-/// A directory made for one floor run: `mkdirat` + open, then `close` + `unlinkat`.
-struct FloorDir<'r> {
-    root: BorrowedFd<'r>,
+/// A directory made for one floor run: `open` of the root, `mkdirat` + `openat`; at the
+/// end `close` + `unlinkat` + `close`.
+struct FloorDir {
+    root: OwnedFd,
     name: String,
     fd: OwnedFd,
-    /// Whether it is on tmpfs, where `tempdirs` checks names with one listing.
-    tmpfs: bool,
 }
 
-impl<'r> FloorDir<'r> {
-    fn make(root: BorrowedFd<'r>, tag: &str) -> io::Result<FloorDir<'r>> {
+impl FloorDir {
+    fn make(root: &Path, tag: &str) -> io::Result<FloorDir> {
+        let root = rustix::fs::open(root, dir_flags(), Mode::empty())?;
         let name = format!("floor-{tag}");
-        rustix::fs::mkdirat(root, name.as_str(), Mode::from_raw_mode(0o700))?;
-        let fd = rustix::fs::openat(root, name.as_str(), dir_flags(), Mode::empty())?;
-        // `f_type`'s type differs between targets.
-        #[allow(clippy::useless_conversion)]
-        let tmpfs = rustix::fs::fstatfs(&fd).is_ok_and(|fs| i64::from(fs.f_type) == 0x0102_1994);
-        Ok(FloorDir {
-            root,
-            name,
-            fd,
-            tmpfs,
-        })
-    }
-
-    /// The unlink check `checks` asks for here, `AsTempdirs` resolved.
-    fn unlink_check(&self, checks: Checks) -> UnlinkCheck {
-        match checks.unlink {
-            UnlinkCheck::AsTempdirs if self.tmpfs => UnlinkCheck::Listing,
-            UnlinkCheck::AsTempdirs => UnlinkCheck::Stat,
-            other => other,
-        }
-    }
-
-    /// One `getdents64` pass, as `tempdirs`' cleanup reads the directory.
-    fn list(&self) -> io::Result<()> {
-        use std::mem::MaybeUninit;
-        let fd = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?;
-        let mut buf = vec![MaybeUninit::uninit(); 64 * 1024];
-        let mut entries = rustix::fs::RawDir::new(&fd, &mut buf);
-        let mut sum = 0u64;
-        while let Some(entry) = entries.next() {
-            let entry = entry?;
-            sum = sum.wrapping_add(entry.ino() ^ entry.file_type() as u64);
-            black_box(entry.file_name());
-        }
-        black_box(sum);
-        Ok(())
+        rustix::fs::mkdirat(&root, name.as_str(), Mode::from_raw_mode(0o700))?;
+        let fd = rustix::fs::openat(&root, name.as_str(), dir_flags(), Mode::empty())?;
+        Ok(FloorDir { root, name, fd })
     }
 
     fn remove(self) -> io::Result<()> {
         drop(self.fd);
-        rustix::fs::unlinkat(self.root, self.name.as_str(), AtFlags::REMOVEDIR)?;
+        rustix::fs::unlinkat(&self.root, self.name.as_str(), AtFlags::REMOVEDIR)?;
         Ok(())
     }
 
-    fn create(&self, name: &str, checks: Checks) -> io::Result<()> {
+    fn create(&self, name: &str) -> io::Result<()> {
         let fd = rustix::fs::openat(&self.fd, name, create_flags(), Mode::from_raw_mode(0o600))?;
-        if checks.identity {
-            black_box(rustix::fs::fstat(&fd)?);
-        }
-        if checks.path {
-            black_box(rustix::fs::statat(
-                self.root,
-                self.name.as_str(),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )?);
-        }
         drop(fd);
         Ok(())
     }
 
-    fn unlink(&self, name: &str, checks: UnlinkCheck) -> io::Result<()> {
-        if checks == UnlinkCheck::Stat {
-            black_box(rustix::fs::statat(
-                &self.fd,
-                name,
-                AtFlags::SYMLINK_NOFOLLOW,
-            )?);
-        }
+    fn unlink(&self, name: &str) -> io::Result<()> {
         rustix::fs::unlinkat(&self.fd, name, AtFlags::empty())?;
         Ok(())
     }
 }
 
-fn floor_w1(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<u64> {
+fn floor_w1(root: &Path, n: u64) -> io::Result<u64> {
     let mut names = Names::new("floor");
     let t = Instant::now();
     let dir = FloorDir::make(root, "w1")?;
     for i in 0..n {
-        dir.create(names.get(i), checks)?;
-    }
-    let unlink = dir.unlink_check(checks);
-    if unlink == UnlinkCheck::Listing {
-        dir.list()?;
+        dir.create(names.get(i))?;
     }
     for i in 0..n {
-        dir.unlink(names.get(i), unlink)?;
+        dir.unlink(names.get(i))?;
     }
     dir.remove()?;
     Ok(elapsed(t))
 }
 
-/// Per file: create, close, unlink; with `checks`, as `tempdirs`' `remove` does (an
-/// `fstatat` of the name before its `unlinkat`).
-fn floor_w2(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<u64> {
+/// Per file: create, close, unlink.
+fn floor_w2(root: &Path, n: u64) -> io::Result<u64> {
     let mut names = Names::new("floor");
     let t = Instant::now();
     let dir = FloorDir::make(root, "w2")?;
     for i in 0..n {
         let name = names.get(i);
-        dir.create(name, checks)?;
-        dir.unlink(name, checks.unlink)?;
+        dir.create(name)?;
+        dir.unlink(name)?;
     }
     dir.remove()?;
     Ok(elapsed(t))
 }
 
 /// The floor of `mktemp`: one `fstatat` per name to see it is free.
-fn floor_w3(root: BorrowedFd<'_>, n: u64) -> io::Result<u64> {
+fn floor_w3(root: &Path, n: u64) -> io::Result<u64> {
     let mut names = Names::new("floor");
     let dir = FloorDir::make(root, "w3")?;
     let t = Instant::now();
@@ -236,7 +142,7 @@ fn floor_w3(root: BorrowedFd<'_>, n: u64) -> io::Result<u64> {
 
 /// Two threads creating in one shared directory fd, then one pass removing every file (as
 /// one `cleanup` does). Returns (total, create phase, removal phase).
-fn floor_w4(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<[u64; 3]> {
+fn floor_w4(root: &Path, n: u64) -> io::Result<[u64; 3]> {
     let barrier = Barrier::new(2);
     let t = Instant::now();
     let dir = FloorDir::make(root, "w4")?;
@@ -249,7 +155,7 @@ fn floor_w4(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<[u64; 3]
                     let mut names = Names::new(tag);
                     barrier.wait();
                     for i in 0..n {
-                        dir.create(names.get(i), checks)?;
+                        dir.create(names.get(i))?;
                     }
                     Ok::<(), io::Error>(())
                 })
@@ -261,14 +167,10 @@ fn floor_w4(root: BorrowedFd<'_>, n: u64, checks: Checks) -> io::Result<[u64; 3]
     });
     created?;
     let t_create = elapsed(t);
-    let unlink = dir.unlink_check(checks);
-    if unlink == UnlinkCheck::Listing {
-        dir.list()?;
-    }
     for tag in ["a", "b"] {
         let mut names = Names::new(tag);
         for i in 0..n {
-            dir.unlink(names.get(i), unlink)?;
+            dir.unlink(names.get(i))?;
         }
     }
     dir.remove()?;
@@ -359,12 +261,12 @@ fn tempdirs_status(root: &Path, calls: u64) -> io::Result<u64> {
 }
 
 /// What `status()` cannot do with less: one `fstatat` of the directory's name in the root.
-fn floor_status(root: BorrowedFd<'_>, calls: u64) -> io::Result<u64> {
+fn floor_status(root: &Path, calls: u64) -> io::Result<u64> {
     let dir = FloorDir::make(root, "status")?;
     let t = Instant::now();
     for _ in 0..calls {
         black_box(rustix::fs::statat(
-            root,
+            &dir.root,
             dir.name.as_str(),
             AtFlags::SYMLINK_NOFOLLOW,
         )?);
@@ -411,11 +313,11 @@ fn tempfile_w2(root: &Path, n: u64) -> io::Result<u64> {
 /// `cap_tempfile::TempDir` and cap-std's `open_with` (create-new, 0600) for named files:
 /// cap-tempfile's own `TempFile` is unnamed (`O_TMPFILE`). Its cleanup is `close()`, a
 /// recursive removal through the handle.
-fn cap_tempfile_w1(root: &cap_std::fs::Dir, n: u64) -> io::Result<u64> {
+fn cap_tempfile_w1(root: &Path, n: u64) -> io::Result<u64> {
     let mut names = Names::new("cap");
     let opts = cap_open_options();
     let t = Instant::now();
-    let dir = cap_tempfile::TempDir::new_in(root)?;
+    let dir = cap_tempfile::TempDir::new_in(&cap_root(root)?)?;
     for i in 0..n {
         drop(dir.open_with(names.get(i), &opts)?);
     }
@@ -423,11 +325,11 @@ fn cap_tempfile_w1(root: &cap_std::fs::Dir, n: u64) -> io::Result<u64> {
     Ok(elapsed(t))
 }
 
-fn cap_tempfile_w2(root: &cap_std::fs::Dir, n: u64) -> io::Result<u64> {
+fn cap_tempfile_w2(root: &Path, n: u64) -> io::Result<u64> {
     let mut names = Names::new("cap");
     let opts = cap_open_options();
     let t = Instant::now();
-    let dir = cap_tempfile::TempDir::new_in(root)?;
+    let dir = cap_tempfile::TempDir::new_in(&cap_root(root)?)?;
     for i in 0..n {
         let name = names.get(i);
         drop(dir.open_with(name, &opts)?);
@@ -437,214 +339,127 @@ fn cap_tempfile_w2(root: &cap_std::fs::Dir, n: u64) -> io::Result<u64> {
     Ok(elapsed(t))
 }
 
+/// The root as a cap-std `Dir`, opened by path (inside the timed region, as every
+/// comparator opens its root).
+fn cap_root(root: &Path) -> io::Result<cap_std::fs::Dir> {
+    cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority())
+}
+
 fn cap_open_options() -> cap_std::fs::OpenOptions {
     let mut opts = cap_std::fs::OpenOptions::new();
     opts.read(true).write(true).create_new(true).mode(0o600);
     opts
 }
 
-/// Adds run `ns` of (`workload`, `n`, `comparator`) to the results.
-fn record(
-    results: &mut Results,
-    workload: &'static str,
-    n: u64,
-    comparator: &str,
-    ops: u64,
-    baseline: &'static str,
-    ns: u64,
-) {
-    if let Some(s) = results
-        .samples
-        .iter_mut()
-        .find(|s| s.workload == workload && s.n == n && s.comparator == comparator)
-    {
-        s.runs_ns.push(ns);
-        return;
-    }
-    results.samples.push(Sample {
-        workload,
-        n,
-        comparator: comparator.to_owned(),
-        ops,
-        runs_ns: vec![ns],
-        baseline,
-    });
-}
-
-/// Runs every native measurement, `runs` times, comparators taking turns within a run.
-pub(crate) fn run(
+/// One run of every native measurement, comparators taking turns, recorded as the next
+/// run of each sample. Who goes first rotates with `run`, so that no comparator always
+/// follows the same one.
+pub(crate) fn run_once(
     root: &Path,
     plan: &Plan,
-    runs: usize,
-    results: &mut Results,
+    run: usize,
+    r: &mut Results,
 ) -> Result<(), String> {
-    let ctx = |what: &str| {
-        let what = what.to_owned();
-        move |e: io::Error| format!("{what}: {e}")
-    };
-    let root_fd: OwnedFd = rustix::fs::open(root, dir_flags(), Mode::empty())
-        .map_err(|e| format!("open {}: {e}", root.display()))?;
-    let root_fd = root_fd.as_fd();
-    let cap_root = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority())
-        .map_err(ctx("cap-std open root"))?;
-    let r = &mut *results;
-    for run in 0..runs {
-        eprintln!("bench: native run {}/{runs}", run + 1);
-        // Every comparator of W1 and W2 in turn, each against the raw floor.
-        type Once<'a> = &'a dyn Fn() -> io::Result<u64>;
-        for &n in &plan.w1 {
-            let checks = Checks::spec(UnlinkCheck::AsTempdirs);
-            let comparators: [(&str, Once<'_>); 5] = [
-                (FLOOR, &|| floor_w1(root_fd, n, Checks::default())),
-                (CHECKED_FLOOR, &|| floor_w1(root_fd, n, checks)),
-                (TEMPDIRS, &|| tempdirs_w1(root, n)),
-                (TEMPFILE, &|| tempfile_w1(root, n)),
-                (CAP_TEMPFILE, &|| cap_tempfile_w1(&cap_root, n)),
-            ];
-            for (name, once) in comparators {
-                let ns = averaged(plan.min_files, n, once).map_err(ctx(&format!("{name} W1")))?;
-                record(r, "W1", n, name, n, FLOOR, ns);
-            }
-        }
-        let n = plan.w2;
-        let checks = Checks::spec(UnlinkCheck::Stat);
-        let comparators: [(&str, Once<'_>); 5] = [
-            (FLOOR, &|| floor_w2(root_fd, n, Checks::default())),
-            (CHECKED_FLOOR, &|| floor_w2(root_fd, n, checks)),
-            (TEMPDIRS, &|| tempdirs_w2(root, n)),
-            (TEMPFILE, &|| tempfile_w2(root, n)),
-            (CAP_TEMPFILE, &|| cap_tempfile_w2(&cap_root, n)),
+    let ctx = |what: String| move |e: io::Error| format!("{what}: {e}");
+    type Once<'a> = &'a dyn Fn() -> io::Result<u64>;
+    for &n in &plan.w1 {
+        let mut comparators: [(&'static str, Once<'_>); 4] = [
+            (FLOOR, &|| floor_w1(root, n)),
+            (TEMPDIRS, &|| tempdirs_w1(root, n)),
+            (TEMPFILE, &|| tempfile_w1(root, n)),
+            (CAP_TEMPFILE, &|| cap_tempfile_w1(root, n)),
         ];
-        for (name, once) in comparators {
-            let ns = averaged(plan.min_files, n, once).map_err(ctx(&format!("{name} W2")))?;
-            record(r, "W2", n, name, n, FLOOR, ns);
+        let first = run % comparators.len();
+        comparators.rotate_left(first);
+        for (comparator, once) in comparators {
+            let ns = averaged(plan.min_files, n, once).map_err(ctx(format!("{comparator} W1")))?;
+            r.record(row("W1", n, comparator, n, FLOOR), ns);
         }
-
-        let n = plan.w3;
-        settle();
-        let ns = floor_w3(root_fd, n).map_err(ctx("floor W3"))?;
-        record(r, "W3", n, "floor (fstatat)", n, "floor (fstatat)", ns);
-        settle();
-        let ns = tempdirs_w3(root, n).map_err(ctx("tempdirs W3"))?;
-        record(r, "W3", n, "tempdirs mktemp", n, "floor (fstatat)", ns);
-
-        let n = plan.w4;
-        let [total, create, clean] = averaged_phases(plan.min_files, 2 * n, || {
-            floor_w4(root_fd, n, Checks::default())
-        })
-        .map_err(ctx("floor W4"))?;
-        record(r, "W4", n, "floor 2t", 2 * n, "floor 2t", total);
-        record(
-            r,
-            "W4",
-            n,
-            "floor 2t: create",
-            2 * n,
-            "floor 2t: create",
-            create,
-        );
-        record(
-            r,
-            "W4",
-            n,
-            "floor 2t: remove",
-            2 * n,
-            "floor 2t: remove",
-            clean,
-        );
-        let checks = Checks::spec(UnlinkCheck::AsTempdirs);
-        let [total, ..] = averaged_phases(plan.min_files, 2 * n, || floor_w4(root_fd, n, checks))
-            .map_err(ctx("floor W4"))?;
-        record(r, "W4", n, "floor 2t + checks", 2 * n, "floor 2t", total);
-        let [total, create, clean] =
-            averaged_phases(plan.min_files, 2 * n, || tempdirs_w4(root, n))
-                .map_err(ctx("tempdirs W4"))?;
-        record(r, "W4", n, "tempdirs 2t", 2 * n, "floor 2t", total);
-        record(
-            r,
-            "W4",
-            n,
-            "tempdirs 2t: mkstemp",
-            2 * n,
-            "floor 2t: create",
-            create,
-        );
-        record(
-            r,
-            "W4",
-            n,
-            "tempdirs 2t: cleanup",
-            2 * n,
-            "floor 2t: remove",
-            clean,
-        );
-
-        let n = plan.w5_status;
-        settle();
-        let ns = floor_status(root_fd, n).map_err(ctx("floor status"))?;
-        record(
-            r,
-            "W5",
-            n,
-            "floor: fstatat root",
-            n,
-            "floor: fstatat root",
-            ns,
-        );
-        settle();
-        let ns = tempdirs_status(root, n).map_err(ctx("tempdirs status"))?;
-        record(
-            r,
-            "W5",
-            n,
-            "tempdirs status()",
-            n,
-            "floor: fstatat root",
-            ns,
-        );
-        let n = plan.w5_files;
-        let steps = [
-            ("floor", Checks::default()),
-            (
-                "+ identity (fstat)",
-                Checks {
-                    identity: true,
-                    ..Checks::default()
-                },
-            ),
-            (
-                "+ path (fstatat root)",
-                Checks {
-                    identity: true,
-                    path: true,
-                    ..Checks::default()
-                },
-            ),
-            ("+ unlink check (fstatat)", Checks::spec(UnlinkCheck::Stat)),
-            (
-                "  or one listing (getdents)",
-                Checks::spec(UnlinkCheck::Listing),
-            ),
-        ];
-        for (name, checks) in steps {
-            let ns = averaged(plan.min_files, n, || floor_w1(root_fd, n, checks))
-                .map_err(ctx("floor W5"))?;
-            record(r, "W5", n, name, n, "floor", ns);
-        }
-        let ns =
-            averaged(plan.min_files, n, || tempdirs_w1(root, n)).map_err(ctx("tempdirs W5"))?;
-        record(r, "W5", n, "tempdirs mkstemp+cleanup", n, "floor", ns);
     }
-    match memory(root, plan.w3) {
-        Ok(m) => results.memory = Some(m),
-        Err(e) => results.skipped.push(format!("W3 memory: {e}")),
+    let n = plan.w2;
+    let mut comparators: [(&'static str, Once<'_>); 4] = [
+        (FLOOR, &|| floor_w2(root, n)),
+        (TEMPDIRS, &|| tempdirs_w2(root, n)),
+        (TEMPFILE, &|| tempfile_w2(root, n)),
+        (CAP_TEMPFILE, &|| cap_tempfile_w2(root, n)),
+    ];
+    let first = run % comparators.len();
+    comparators.rotate_left(first);
+    for (comparator, once) in comparators {
+        let ns = averaged(plan.min_files, n, once).map_err(ctx(format!("{comparator} W2")))?;
+        r.record(row("W2", n, comparator, n, FLOOR), ns);
     }
+
+    let n = plan.w3;
+    settle();
+    let ns = floor_w3(root, n).map_err(ctx("floor W3".into()))?;
+    r.record(row("W3", n, W3_FLOOR, n, W3_FLOOR), ns);
+    settle();
+    let ns = tempdirs_w3(root, n).map_err(ctx("tempdirs W3".into()))?;
+    r.record(row("W3", n, "tempdirs mktemp", n, W3_FLOOR), ns);
+
+    let n = plan.w4;
+    let [total, create, clean] = averaged_phases(plan.min_files, 2 * n, || floor_w4(root, n))
+        .map_err(ctx("floor W4".into()))?;
+    r.record(row("W4", n, W4_FLOOR, 2 * n, W4_FLOOR), total);
+    r.record(
+        row("W4", n, W4_FLOOR_CREATE, 2 * n, W4_FLOOR_CREATE),
+        create,
+    );
+    r.record(row("W4", n, W4_FLOOR_REMOVE, 2 * n, W4_FLOOR_REMOVE), clean);
+    let [total, create, clean] = averaged_phases(plan.min_files, 2 * n, || tempdirs_w4(root, n))
+        .map_err(ctx("tempdirs W4".into()))?;
+    r.record(row("W4", n, W4_TEMPDIRS, 2 * n, W4_FLOOR), total);
+    r.record(
+        row("W4", n, "tempdirs 2t: mkstemp", 2 * n, W4_FLOOR_CREATE),
+        create,
+    );
+    r.record(
+        row("W4", n, "tempdirs 2t: cleanup", 2 * n, W4_FLOOR_REMOVE),
+        clean,
+    );
+
+    let n = plan.w5;
+    settle();
+    let ns = floor_status(root, n).map_err(ctx("floor status".into()))?;
+    r.record(row("W5", n, W5_FLOOR, n, W5_FLOOR), ns);
+    settle();
+    let ns = tempdirs_status(root, n).map_err(ctx("tempdirs status".into()))?;
+    r.record(row("W5", n, "tempdirs status()", n, W5_FLOOR), ns);
     Ok(())
+}
+
+const W3_FLOOR: &str = "floor (fstatat)";
+/// The two-thread floor and tempdirs' two threads, which the W4 target compares.
+pub(crate) const W4_FLOOR: &str = "floor 2t";
+pub(crate) const W4_TEMPDIRS: &str = "tempdirs 2t";
+const W4_FLOOR_CREATE: &str = "floor 2t: create";
+const W4_FLOOR_REMOVE: &str = "floor 2t: remove";
+const W5_FLOOR: &str = "floor: fstatat root";
+
+fn row(
+    workload: &'static str,
+    n: u64,
+    comparator: &'static str,
+    ops: u64,
+    baseline: &'static str,
+) -> Row {
+    Row {
+        workload,
+        n,
+        comparator,
+        ops,
+        baseline,
+    }
 }
 
 /// Runs the W3 memory probe in a fresh process: a process that already ran the other
 /// workloads has a high-water mark and a warm heap that would hide the growth.
-fn memory(root: &Path, n: u64) -> Result<Memory, String> {
+///
+/// It counts resident memory, not allocations: RSS includes the allocator's per-chunk
+/// header and rounding, which the tracked set costs as surely as its own bytes, and a
+/// counting global allocator would tax every allocation of the timed comparators here.
+pub(crate) fn memory(root: &Path, n: u64) -> Result<Memory, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = std::process::Command::new(exe)
         .args(["bench", "--w3-memory-child", &n.to_string()])
@@ -699,6 +514,11 @@ pub(crate) fn memory_child(n: &str, root: &str) -> ExitCode {
     }
     let peak = proc_status("VmHWM:");
     let after = proc_status("VmRSS:");
+    // The growth is the tracked set's only if every name is in it.
+    if tmp.tracked_count() as u64 != n {
+        eprintln!("{} names tracked, not {n}", tmp.tracked_count());
+        return ExitCode::FAILURE;
+    }
     let (Some(before), Some(peak), Some(after)) = (before, peak, after) else {
         eprintln!("cannot read /proc/self/status");
         return ExitCode::FAILURE;
@@ -786,18 +606,18 @@ pub(crate) fn profile(what: &str, n: &str, base: &Path) -> ExitCode {
         eprintln!("cannot create {}: {e}", root.display());
         return ExitCode::FAILURE;
     }
-    let outcome = (|| {
-        let fd = rustix::fs::open(&root, dir_flags(), Mode::empty())?;
-        match what {
-            "floor-w1" => floor_w1(fd.as_fd(), n, Checks::default()),
-            "tempdirs-w1" => tempdirs_w1(&root, n),
-            "tempdirs-w2" => tempdirs_w2(&root, n),
-            "tempdirs-w3" => tempdirs_w3(&root, n),
-            "tempdirs-w4" => tempdirs_w4(&root, n).map(|[total, ..]| total),
-            "tempdirs-status" => tempdirs_status(&root, n),
-            other => Err(io::Error::other(format!("unknown workload {other}"))),
-        }
-    })();
+    let outcome = match what {
+        "floor-w1" => floor_w1(&root, n),
+        "floor-w2" => floor_w2(&root, n),
+        "floor-w4" => floor_w4(&root, n).map(|[total, ..]| total),
+        "floor-status" => floor_status(&root, n),
+        "tempdirs-w1" => tempdirs_w1(&root, n),
+        "tempdirs-w2" => tempdirs_w2(&root, n),
+        "tempdirs-w3" => tempdirs_w3(&root, n),
+        "tempdirs-w4" => tempdirs_w4(&root, n).map(|[total, ..]| total),
+        "tempdirs-status" => tempdirs_status(&root, n),
+        other => Err(io::Error::other(format!("unknown workload {other}"))),
+    };
     let _ = std::fs::remove_dir(&root);
     match outcome {
         Ok(ns) => {

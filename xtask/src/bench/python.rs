@@ -1,22 +1,23 @@
 //! Python's `tempfile.mkstemp` and duplicity 3.2.1's `duplicity.tempdir`, each timing its
-//! own loop with `perf_counter_ns` in one `python3` process (interpreter start-up is not
-//! the library's cost).
+//! own loop with `perf_counter_ns` in a `python3` process started for each run
+//! (interpreter start-up is not the library's cost). Both work by path, so they resolve
+//! the root inside the timed region as every comparator does.
 //!
 //! duplicity comes from PyPI into a venv under the target dir: `pip install --no-deps
 //! duplicity==3.2.1 fasteners` (its `tempdir` needs nothing else; the other dependencies
 //! are its backends').
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{Plan, Results, Sample};
+use super::{Plan, Results, Row};
 
-/// One workload at one size: (workload, N, the time of each run in nanoseconds).
-type Timings = (&'static str, u64, Vec<u64>);
+const PYTHON: &str = "python mkstemp";
+const DUPLICITY: &str = "duplicity 3.2.1";
 
 const SCRIPT: &str = r#"
 import os, sys, time, tempfile
-mode, root, runs, min_files = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+mode, root, min_files = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if mode == "duplicity":
     from duplicity import tempdir
 
@@ -59,79 +60,95 @@ def w2(n):
         os.rmdir(d)
     return time.perf_counter_ns() - t
 
-jobs = [(w, int(n)) for w, n in (a.split(":") for a in sys.argv[5:])]
-out = {job: [] for job in jobs}
-for _ in range(runs):
-    for job in jobs:
-        # As the native samples: repeated to min_files files, each run starting once the
-        # kernel has freed the last run's inodes; the mean of the repetitions.
-        reps = -(-min_files // max(job[1], 1))
-        total = 0
-        for _ in range(reps):
-            time.sleep(0.05)
-            total += (w1 if job[0] == "W1" else w2)(job[1])
-        out[job].append(total // reps)
-for (w, n), ns in out.items():
-    print(w, n, " ".join(map(str, ns)))
+# One run of each job, in order: the caller pairs run i with the native run i.
+for arg in sys.argv[4:]:
+    w, n = arg.split(":")
+    n = int(n)
+    # As the native samples: repeated to min_files files, each repetition starting once the
+    # kernel has freed the last one's inodes; the mean of the repetitions.
+    reps = -(-min_files // max(n, 1))
+    total = 0
+    for _ in range(reps):
+        time.sleep(0.05)
+        total += (w1 if w == "W1" else w2)(n)
+    print(w, n, total // reps)
 "#;
 
-/// Measures both Python comparators, or says in `results.skipped` why one could not run.
-pub(crate) fn run(root: &Path, plan: &Plan, runs: usize, out_dir: &Path, results: &mut Results) {
-    if let Err(e) = std::fs::create_dir_all(out_dir) {
-        results
-            .skipped
-            .push(format!("python: cannot create {}: {e}", out_dir.display()));
-        return;
-    }
-    let script = out_dir.join("bench.py");
-    if let Err(e) = std::fs::write(&script, SCRIPT) {
-        results
-            .skipped
-            .push(format!("python: cannot write {}: {e}", script.display()));
-        return;
-    }
-    let mut jobs: Vec<String> = plan.w1.iter().map(|n| format!("W1:{n}")).collect();
-    jobs.push(format!("W2:{}", plan.w2));
-
-    if Command::new("python3").arg("--version").output().is_err() {
-        results
-            .skipped
-            .push("python, duplicity: skipped: no python3 on PATH".into());
-        return;
-    }
-    eprintln!("bench: python tempfile.mkstemp");
-    let how = Measure {
-        script: &script,
-        root,
-        runs,
-        min_files: plan.min_files,
-        jobs: &jobs,
-    };
-    match measure("python3".as_ref(), "mkstemp", &how) {
-        Ok(samples) => push(results, samples, "python mkstemp"),
-        Err(e) => results
-            .skipped
-            .push(format!("python mkstemp: skipped: {e}")),
-    }
-    eprintln!("bench: duplicity 3.2.1 (venv under {})", out_dir.display());
-    match duplicity_python(out_dir) {
-        Ok(python) => match measure(&python, "duplicity", &how) {
-            Ok(samples) => push(results, samples, "duplicity 3.2.1"),
-            Err(e) => results.skipped.push(format!("duplicity: skipped: {e}")),
-        },
-        Err(e) => results.skipped.push(format!("duplicity: skipped: {e}")),
-    }
+/// The Python comparators that can run here: each interpreter with what it measures.
+pub(crate) struct Pythons {
+    script: PathBuf,
+    /// (comparator, interpreter, the script's mode) of each that is still measured.
+    comparators: Vec<(&'static str, PathBuf, &'static str)>,
 }
 
-fn push(results: &mut Results, samples: Vec<Timings>, name: &str) {
-    for (workload, n, runs_ns) in samples {
-        results.samples.push(Sample {
-            workload,
-            n,
-            comparator: name.to_owned(),
-            ops: n,
-            runs_ns,
-            baseline: "floor",
+impl Pythons {
+    /// None at all (`--no-python`).
+    pub(crate) fn none() -> Pythons {
+        Pythons {
+            script: PathBuf::new(),
+            comparators: Vec::new(),
+        }
+    }
+
+    /// Writes the script into `out_dir` and finds both interpreters (making duplicity's
+    /// venv on first use); what cannot run is said in `skipped`.
+    pub(crate) fn set_up(out_dir: &Path, skipped: &mut Vec<String>) -> Pythons {
+        let mut found = Pythons::none();
+        if let Err(e) = std::fs::create_dir_all(out_dir) {
+            skipped.push(format!("python: cannot create {}: {e}", out_dir.display()));
+            return found;
+        }
+        found.script = out_dir.join("bench.py");
+        if let Err(e) = std::fs::write(&found.script, SCRIPT) {
+            skipped.push(format!(
+                "python: cannot write {}: {e}",
+                found.script.display()
+            ));
+            return found;
+        }
+        if Command::new("python3").arg("--version").output().is_err() {
+            skipped.push("python, duplicity: skipped: no python3 on PATH".into());
+            return found;
+        }
+        found
+            .comparators
+            .push((PYTHON, PathBuf::from("python3"), "mkstemp"));
+        eprintln!("bench: duplicity 3.2.1 (venv under {})", out_dir.display());
+        match duplicity_python(out_dir) {
+            Ok(python) => found.comparators.push((DUPLICITY, python, "duplicity")),
+            Err(e) => skipped.push(format!("duplicity: skipped: {e}")),
+        }
+        found
+    }
+
+    /// One run of every Python comparator, recorded as the next run of its samples. One
+    /// that fails is dropped with every run it had, so that runs stay paired by index.
+    pub(crate) fn run_once(&mut self, root: &Path, plan: &Plan, results: &mut Results) {
+        let mut jobs: Vec<(&'static str, u64)> = plan.w1.iter().map(|&n| ("W1", n)).collect();
+        jobs.push(("W2", plan.w2));
+        let script = &self.script;
+        self.comparators.retain(|&(name, ref python, mode)| {
+            eprintln!("bench: {name}");
+            match measure(python, script, mode, root, plan.min_files, &jobs) {
+                Ok(timings) => {
+                    for ((workload, n), ns) in jobs.iter().zip(timings) {
+                        let row = Row {
+                            workload,
+                            n: *n,
+                            comparator: name,
+                            ops: *n,
+                            baseline: "floor",
+                        };
+                        results.record(row, ns);
+                    }
+                    true
+                }
+                Err(e) => {
+                    results.samples.retain(|s| s.comparator != name);
+                    results.skipped.push(format!("{name}: skipped: {e}"));
+                    false
+                }
+            }
         });
     }
 }
@@ -186,47 +203,45 @@ fn duplicity_python(out_dir: &Path) -> Result<std::path::PathBuf, String> {
     }
 }
 
-/// What the script is to measure, the same for both comparators.
-struct Measure<'a> {
-    script: &'a Path,
-    root: &'a Path,
-    runs: usize,
+/// One run of every job in `jobs` (workload, N) by `python`: the time of each, in order.
+fn measure(
+    python: &Path,
+    script: &Path,
+    mode: &str,
+    root: &Path,
     min_files: u64,
-    jobs: &'a [String],
-}
-
-fn measure(python: &Path, mode: &str, how: &Measure<'_>) -> Result<Vec<Timings>, String> {
+    jobs: &[(&'static str, u64)],
+) -> Result<Vec<u64>, String> {
     let out = Command::new(python)
-        .arg(how.script)
+        .arg(script)
         .arg(mode)
-        .arg(how.root)
-        .arg(how.runs.to_string())
-        .arg(how.min_files.to_string())
-        .args(how.jobs)
+        .arg(root)
+        .arg(min_files.to_string())
+        .args(jobs.iter().map(|(w, n)| format!("{w}:{n}")))
         .output()
         .map_err(|e| format!("{}: {e}", python.display()))?;
     if !out.status.success() {
         return Err(format!("the script failed: {}", last_line(&out.stderr)));
     }
-    let mut samples = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let mut words = line.split_whitespace();
-        let workload = match words.next() {
-            Some("W1") => "W1",
-            Some("W2") => "W2",
-            _ => continue,
-        };
-        let n: u64 = words
-            .next()
-            .and_then(|w| w.parse().ok())
-            .ok_or_else(|| format!("bad line {line:?}"))?;
-        let runs_ns: Vec<u64> = words.filter_map(|w| w.parse().ok()).collect();
-        samples.push((workload, n, runs_ns));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let times: Vec<u64> = text
+        .lines()
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let (w, n, ns) = (words.next(), words.next(), words.next());
+            ns.and_then(|ns| ns.parse().ok())
+                .filter(|_| w.is_some() && n.is_some())
+                .ok_or_else(|| format!("bad line {line:?}"))
+        })
+        .collect::<Result<_, _>>()?;
+    if times.len() != jobs.len() {
+        return Err(format!(
+            "the script printed {} timings for {} jobs",
+            times.len(),
+            jobs.len()
+        ));
     }
-    if samples.is_empty() {
-        return Err("the script printed nothing".into());
-    }
-    Ok(samples)
+    Ok(times)
 }
 
 fn last_line(bytes: &[u8]) -> String {
