@@ -15,7 +15,9 @@ use std::time::Duration;
 use camino::Utf8Path;
 use tempdir_core::{Builder, DirStatus, Error, Op, RootProblem, TemporaryDirectory};
 
-use crate::harness::{Harness, join, unsupported};
+use crate::harness::{
+    Harness, MOVED_DIR_PATH, OPEN_KEEPS_NAME, join, symlink_or_unsupported, unsupported,
+};
 
 /// Instantiates every case below for a harness, as `#[test]` functions.
 #[macro_export]
@@ -389,6 +391,13 @@ pub fn mktemp_names_are_unique_inside_and_not_created<H: Harness>() {
 
 pub fn mktemp_name_is_created_safely_with_create<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(
+            &h,
+            "mktemp_name_is_created_safely_with_create",
+            OPEN_KEEPS_NAME,
+        );
+    }
     let td = h.make();
     let path = td.mktemp().unwrap();
     let mut file = td.create(&path).unwrap();
@@ -509,14 +518,28 @@ pub fn create_never_follows_a_planted_symlink<H: Harness>() {
     let td = h.make();
     let outside = join(h.root(), "victim");
     h.write(&outside, b"precious").unwrap();
-    h.symlink(&outside, &join(td.dir(), "link")).unwrap();
+    if !symlink_or_unsupported(
+        &h,
+        "create_never_follows_a_planted_symlink",
+        &outside,
+        &join(td.dir(), "link"),
+    ) {
+        return;
+    }
     assert!(matches!(
         td.create("link"),
         Err(Error::AlreadyExists { .. })
     ));
     // A dangling symlink is no different: its target is never created.
     let nowhere = join(h.root(), "nowhere");
-    h.symlink(&nowhere, &join(td.dir(), "dangling")).unwrap();
+    if !symlink_or_unsupported(
+        &h,
+        "create_never_follows_a_planted_symlink",
+        &nowhere,
+        &join(td.dir(), "dangling"),
+    ) {
+        return;
+    }
     assert!(matches!(
         td.create("dangling"),
         Err(Error::AlreadyExists { .. })
@@ -544,7 +567,14 @@ pub fn open_never_follows_a_symlink<H: Harness>() {
     let td = h.make();
     let outside = join(h.root(), "victim");
     h.write(&outside, b"precious").unwrap();
-    h.symlink(&outside, &join(td.dir(), "link")).unwrap();
+    if !symlink_or_unsupported(
+        &h,
+        "open_never_follows_a_symlink",
+        &outside,
+        &join(td.dir(), "link"),
+    ) {
+        return;
+    }
     let err = td.open("link").unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert_eq!(h.read(&outside).unwrap(), b"precious");
@@ -560,7 +590,14 @@ pub fn open_refuses_what_is_not_a_regular_file_at_a_tracked_name<H: Harness>() {
     h.write(&outside, b"precious").unwrap();
     let (_f, linked) = td.mkstemp().unwrap();
     h.remove_file(&linked).unwrap();
-    h.symlink(&outside, &linked).unwrap();
+    if !symlink_or_unsupported(
+        &h,
+        "open_refuses_what_is_not_a_regular_file_at_a_tracked_name",
+        &outside,
+        &linked,
+    ) {
+        return;
+    }
     let err = td.open(&linked).unwrap_err();
     assert!(matches!(err, Error::Swapped { .. }), "symlink: {err:?}");
     let (_g, dir) = td.mkstemp().unwrap();
@@ -605,6 +642,13 @@ pub fn open_refuses_a_fifo_without_blocking<H: Harness>() {
 
 pub fn open_of_a_reaped_file_says_it_vanished<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(
+            &h,
+            "open_of_a_reaped_file_says_it_vanished",
+            OPEN_KEEPS_NAME,
+        );
+    }
     let td = h.make();
     let (_file, path) = td.mkstemp().unwrap();
     h.remove_file(&path).unwrap();
@@ -714,6 +758,9 @@ pub fn forget_of_an_unknown_name_is_false<H: Harness>() {
 
 pub fn remove_unlinks_and_forgets<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(&h, "remove_unlinks_and_forgets", OPEN_KEEPS_NAME);
+    }
     let td = h.make();
     let (_file, path) = td.mkstemp().unwrap();
     td.remove(&path).unwrap();
@@ -750,7 +797,14 @@ pub fn remove_unlinks_a_symlink_at_a_tracked_name_not_its_target<H: Harness>() {
     h.write(&victim, b"precious").unwrap();
     let (_f, path) = td.mkstemp().unwrap();
     h.remove_file(&path).unwrap();
-    h.symlink(&victim, &path).unwrap();
+    if !symlink_or_unsupported(
+        &h,
+        "remove_unlinks_a_symlink_at_a_tracked_name_not_its_target",
+        &victim,
+        &path,
+    ) {
+        return;
+    }
     td.remove(&path).unwrap();
     assert!(!h.exists(&path) && !td.is_tracked(&path));
     assert_eq!(h.read(&victim).unwrap(), b"precious");
@@ -760,6 +814,13 @@ pub fn remove_unlinks_a_symlink_at_a_tracked_name_not_its_target<H: Harness>() {
 /// that a later cleanup tries it again.
 pub fn remove_leaves_a_directory_at_a_tracked_name_and_keeps_tracking_it<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(
+            &h,
+            "remove_leaves_a_directory_at_a_tracked_name_and_keeps_tracking_it",
+            OPEN_KEEPS_NAME,
+        );
+    }
     let td = h.make();
     let (_f, path) = td.mkstemp().unwrap();
     h.remove_file(&path).unwrap();
@@ -815,6 +876,9 @@ pub fn remove_racing_create_of_the_same_name_loses_nothing<H: Harness>() {
 
 pub fn tracked_count_follows_every_operation<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(&h, "tracked_count_follows_every_operation", OPEN_KEEPS_NAME);
+    }
     let td = h.make();
     assert_eq!(td.tracked_count(), 0);
     let a = td.mktemp().unwrap();
@@ -846,6 +910,9 @@ pub fn cleanup_removes_tracked_files_then_the_directory<H: Harness>() {
 
 pub fn cleanup_counts_files_already_gone<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(&h, "cleanup_counts_files_already_gone", OPEN_KEEPS_NAME);
+    }
     let td = h.make();
     let (_f, gone) = td.mkstemp().unwrap();
     let _kept = td.mkstemp().unwrap();
@@ -928,6 +995,13 @@ pub fn drop_retries_a_directory_kept_by_an_untracked_entry<H: Harness>() {
 /// next cleanup tries the name and the directory again.
 pub fn cleanup_leaves_a_directory_at_a_tracked_name_and_retries_it<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(
+            &h,
+            "cleanup_leaves_a_directory_at_a_tracked_name_and_retries_it",
+            OPEN_KEEPS_NAME,
+        );
+    }
     let td = h.make();
     let (_f, path) = td.mkstemp().unwrap();
     let (_g, other) = td.mkstemp().unwrap();
@@ -962,7 +1036,14 @@ pub fn cleanup_of_many_names_removes_all_it_can_and_nothing_else<H: Harness>() {
     h.remove_file(&files[0]).unwrap();
     h.write(&files[0], b"rewritten by the caller").unwrap();
     h.remove_file(&files[1]).unwrap();
-    h.symlink(&victim, &files[1]).unwrap();
+    if !symlink_or_unsupported(
+        &h,
+        "cleanup_of_many_names_removes_all_it_can_and_nothing_else",
+        &victim,
+        &files[1],
+    ) {
+        return;
+    }
     h.remove_file(&files[2]).unwrap();
     h.create_dir(&files[2]).unwrap();
     h.remove_file(&files[3]).unwrap();
@@ -1000,7 +1081,14 @@ pub fn cleanup_unlinks_a_symlink_at_a_tracked_name_and_spares_its_target<H: Harn
     h.write(&victim, b"precious").unwrap();
     let (_f, path) = td.mkstemp().unwrap();
     h.remove_file(&path).unwrap();
-    h.symlink(&victim, &path).unwrap();
+    if !symlink_or_unsupported(
+        &h,
+        "cleanup_unlinks_a_symlink_at_a_tracked_name_and_spares_its_target",
+        &victim,
+        &path,
+    ) {
+        return;
+    }
     let report = td.cleanup();
     assert!(report.is_complete(), "{report:?}");
     assert_eq!((report.removed, report.already_gone), (1, 0));
@@ -1055,6 +1143,9 @@ pub fn cleanup_racing_creators_leaves_nothing_behind<H: Harness>() {
 
 pub fn after_cleanup_nothing_is_handed_out<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(&h, "after_cleanup_nothing_is_handed_out", OPEN_KEEPS_NAME);
+    }
     let td = h.make();
     let (_f, path) = td.mkstemp().unwrap();
     assert!(td.cleanup().is_complete());
@@ -1090,6 +1181,13 @@ fn reap<H: Harness>(h: &H, dir: &Utf8Path) {
 
 pub fn reaped_directory_is_detected_and_fails_closed<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(
+            &h,
+            "reaped_directory_is_detected_and_fails_closed",
+            OPEN_KEEPS_NAME,
+        );
+    }
     let td = h.make();
     let (_f, path) = td.mkstemp().unwrap();
     reap(&h, td.dir());
@@ -1107,6 +1205,13 @@ pub fn reaped_directory_is_detected_and_fails_closed<H: Harness>() {
 
 pub fn replaced_directory_is_detected_and_left_alone<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(
+            &h,
+            "replaced_directory_is_detected_and_left_alone",
+            OPEN_KEEPS_NAME,
+        );
+    }
     let td = h.make();
     let (_f, path) = td.mkstemp().unwrap();
     let name = path.file_name().unwrap().to_owned();
@@ -1136,7 +1241,14 @@ pub fn symlink_at_the_directory_name_is_replaced<H: Harness>() {
     reap(&h, td.dir());
     let elsewhere = join(h.root(), "elsewhere");
     h.create_dir(&elsewhere).unwrap();
-    h.symlink(&elsewhere, td.dir()).unwrap();
+    if !symlink_or_unsupported(
+        &h,
+        "symlink_at_the_directory_name_is_replaced",
+        &elsewhere,
+        td.dir(),
+    ) {
+        return;
+    }
     assert_eq!(td.status(), DirStatus::Replaced);
     assert!(matches!(td.mkstemp(), Err(Error::Replaced { .. })));
     let report = td.cleanup();
@@ -1150,6 +1262,13 @@ pub fn symlink_at_the_directory_name_is_replaced<H: Harness>() {
 /// or protects the path (`keep_alive`) refuses, and `status` says why.
 pub fn directory_moved_away_still_receives_files_through_the_handle<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(
+            &h,
+            "directory_moved_away_still_receives_files_through_the_handle",
+            MOVED_DIR_PATH,
+        );
+    }
     let td = h.make();
     let moved = join(h.root(), "moved");
     h.rename(td.dir(), &moved).unwrap();
@@ -1208,6 +1327,9 @@ pub fn keep_alive_refreshes_directory_and_files<H: Harness>() {
 
 pub fn keep_alive_after_a_reap_is_an_error<H: Harness>() {
     let h = H::new();
+    if cfg!(windows) {
+        return unsupported(&h, "keep_alive_after_a_reap_is_an_error", OPEN_KEEPS_NAME);
+    }
     let td = h.make();
     reap(&h, td.dir());
     assert!(matches!(td.keep_alive(), Err(Error::Reaped { .. })));

@@ -187,6 +187,24 @@ impl<P: Place> Harness for DiskAt<P> {
         // WASI refuses absolute targets: point there relative to the link's directory.
         #[cfg(target_os = "wasi")]
         return std::os::wasi::fs::symlink_path(relative_to(link.parent().unwrap(), target), link);
+        // Windows tells file links from directory links; a dangling one is a file link.
+        // Making one needs a privilege, and Wine says it made one but makes nothing.
+        #[cfg(windows)]
+        {
+            let made = if fs::metadata(target).is_ok_and(|m| m.is_dir()) {
+                std::os::windows::fs::symlink_dir(target, link)
+            } else {
+                std::os::windows::fs::symlink_file(target, link)
+            };
+            match made {
+                Ok(()) if self.is_symlink(link) => Ok(()),
+                Ok(()) => Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "the symlink was not made (Wine)",
+                )),
+                Err(e) => Err(io::Error::new(io::ErrorKind::Unsupported, e)),
+            }
+        }
     }
     fn mkfifo(&self, path: &Utf8Path) -> io::Result<()> {
         #[cfg(all(unix, not(target_vendor = "apple")))]
@@ -261,7 +279,16 @@ impl<P: Place> Harness for DiskAt<P> {
     fn age(&self, path: &Utf8Path) -> bool {
         let old = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let times = fs::FileTimes::new().set_accessed(old).set_modified(old);
-        match fs::File::open(path).and_then(|f| f.set_times(times)) {
+        let mut options = fs::OpenOptions::new();
+        options.read(true);
+        // Windows opens a directory only with FILE_FLAG_BACKUP_SEMANTICS, and sets times
+        // only through a handle with FILE_WRITE_ATTRIBUTES.
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::OpenOptionsExt;
+            options.access_mode(0x0100).custom_flags(0x0200_0000);
+        }
+        match options.open(path).and_then(|f| f.set_times(times)) {
             Ok(()) => true,
             Err(e) if e.kind() == io::ErrorKind::Unsupported => false,
             Err(e) => panic!("cannot age {path}: {e}"),
@@ -339,10 +366,10 @@ fn walk(root: &Utf8Path) -> Vec<Utf8PathBuf> {
     while at < dirs.len() {
         if let Ok(entries) = fs::read_dir(&dirs[at]) {
             for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    if let Ok(path) = Utf8PathBuf::try_from(entry.path()) {
-                        dirs.push(path);
-                    }
+                if entry.file_type().is_ok_and(|t| t.is_dir())
+                    && let Ok(path) = Utf8PathBuf::try_from(entry.path())
+                {
+                    dirs.push(path);
                 }
             }
         }

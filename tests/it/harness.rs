@@ -77,9 +77,46 @@ pub fn unsupported<H: Harness>(h: &H, case: &str, what: &str) {
     println!("unsupported: {case} on {}: {what}", h.name());
 }
 
-/// Joins a name onto a directory.
+/// Joins a name onto a directory. On Windows with `/`, as the library joins the paths it
+/// hands out (`Utf8Path::join` would use `\\`, which the library does not take back).
 pub fn join(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
+    if cfg!(windows) {
+        return Utf8PathBuf::from(format!("{dir}/{name}"));
+    }
     dir.join(name)
+}
+
+/// Why a case cannot hold on Windows as Wine runs it: a removed file or directory that is
+/// still open keeps its name until its last handle closes (Windows without POSIX delete
+/// semantics does the same).
+pub const OPEN_KEEPS_NAME: &str =
+    "a removed file or directory still open keeps its name until closed (Wine)";
+
+/// Why a case cannot hold under Wine: the handle of a directory renamed away reports its
+/// old path, by which cap-std then removes and renames on Windows.
+pub const MOVED_DIR_PATH: &str =
+    "a renamed directory's handle still reports its old path, which cap-std acts by (Wine)";
+
+/// Why a case cannot hold on Windows: it plants symlinks, which need a privilege there and
+/// which Wine does not make.
+pub const NO_SYMLINKS: &str = "symlinks need a privilege on Windows, and Wine makes none";
+
+/// Makes the symlink `link`; where the platform cannot (Windows without the privilege,
+/// Wine), prints the `unsupported:` line and returns false: the case stops.
+pub fn symlink_or_unsupported<H: Harness>(
+    h: &H,
+    case: &str,
+    target: &Utf8Path,
+    link: &Utf8Path,
+) -> bool {
+    match h.symlink(target, link) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            unsupported(h, case, &format!("symlinks: {e}"));
+            false
+        }
+        Err(e) => panic!("symlink {link} -> {target}: {e}"),
+    }
 }
 
 /// The environment variable that makes a re-executed test binary play the child.

@@ -7,6 +7,8 @@
 mod conformance;
 mod harness;
 
+mod attack;
 mod disk;
 mod memory;
 mod reliability;
+mod tempfile_surface;

@@ -70,6 +70,13 @@
 //! | `remove_file` | `unlinkat(fd, name, 0)` |
 //! | `touch` | `utimensat(fd, name, {UTIME_NOW, UTIME_NOW}, AT_SYMLINK_NOFOLLOW)`; `futimens(fd)` for the directory |
 //! | `list` | `openat(fd, ".", O_RDONLY\|O_DIRECTORY\|O_CLOEXEC)` (a file position of its own), then `getdents64` into a 32 KiB buffer until it is empty (elsewhere `fdopendir` and `readdir`), `close`; the names as they are, UTF-8 or not |
+//! | `create_unnamed` | Linux, Android: `openat(fd, ".", O_TMPFILE\|O_RDWR\|O_CLOEXEC, mode)` (the umask applies); `EOPNOTSUPP`, and `EISDIR`, `EINVAL` or `ENOSYS` from kernels without it, are `Unsupported`, and the core makes a name and unlinks it at once instead. Elsewhere `Unsupported`, no call |
+//! | `ambient_authority` | none: true for a backend opened by path ([`OpenRoot`]), false for one made [`from_dir`](CapStdBackend::from_dir) |
+//! | `open_dir_ambient` | [`Dir::open_ambient_dir`]: `open(path, O_RDONLY\|O_DIRECTORY\|O_PATH\|O_CLOEXEC)` (no `O_PATH` on macOS), following symlinks as path resolution does; refused without ambient authority |
+//! | `open_dir_beneath` | cap-std's sandboxed [`Dir::open_dir`] relative to `root`: `openat2(RESOLVE_BENEATH)` where the kernel has it, else cap-std's own walk, one component at a time; what resolves outside `root` is `PermissionDenied` |
+//! | `rename_to` | replacing: `renameat(fd, name, to_fd, to)`. Not replacing: Linux, Android `renameat2(…, RENAME_NOREPLACE)`, macOS, iOS `renameatx_np(…, RENAME_EXCL)`; where that says the flag is missing (as for `rename_at`) and on the other systems, `linkat(fd, name, to_fd, to, 0)` (a taken `to` is `EEXIST`, atomically) then `unlinkat(fd, name, 0)`. `EXDEV` is `CrossesDevices`: nothing is ever copied |
+//! | `open_subdir` | `openat(fd, name, O_RDONLY\|O_DIRECTORY\|O_NOFOLLOW\|O_CLOEXEC)`, as `open_dir` relative to the root |
+//! | `remove_subdir` | `unlinkat(fd, name, AT_REMOVEDIR)`, as `remove_dir` relative to the root |
 //!
 //! On 32-bit Linux rustix makes `fstat` and `fstatat` as `statx`, for 64-bit times. A call
 //! that a signal interrupts (`EINTR`, which network and FUSE filesystems can give) is made
@@ -105,21 +112,45 @@
 //! | opening without following a symlink | `O_NOFOLLOW` | open, then check that the name (not followed) is the very object opened, else an `ELOOP`-like refusal; WASI confines any symlink to the preopen |
 //! | opening an existing file read-write | `O_RDWR\|O_NONBLOCK`, the kind from `fstat` | `O_RDWR\|O_CREAT` after an `lstat` that found a regular file, then the identity check: cap-std's open without `O_CREAT` yields a descriptor without write rights under wasmtime. A directory is `IsADirectory` and anything else but a regular file is refused unopened: cap-std cannot ask for `O_NONBLOCK`, and a FIFO's open would block |
 //! | renaming without replacing | `RENAME_NOREPLACE` / `RENAME_EXCL` | `lstat` that `to` is absent, then [`Dir::rename`]: whatever appears at `to` between the two is replaced, which only someone holding the same preopen can do |
+//! | moving a file to another directory without replacing (`rename_to`) | `RENAME_NOREPLACE` / `RENAME_EXCL`, else `linkat` + `unlinkat` | [`Dir::hard_link`] (a taken name refuses it) then [`Dir::remove_file`] |
+//! | unnamed files (`create_unnamed`) | `O_TMPFILE` on Linux | none: `Unsupported`, and the core makes a name and unlinks it at once |
 //! | `touch` | `utimensat` / `futimens` | the entry is opened as above, then its times set through the descriptor |
 //! | `DirectoryNotEmpty` | from std | WASI's `ENOTEMPTY` (55) mapped by the backend, std leaves it uncategorized |
+//!
+//! # Windows
+//!
+//! The crate builds for Windows, where the same methods are made through cap-std alone,
+//! by the code WASI uses (`src/portable.rs`); `.ci/windows` runs the unit and integration
+//! tests under Wine. What differs from WASI:
+//!
+//! | feature | Windows |
+//! |---|---|
+//! | privacy of the directory | no POSIX modes: the directory and its files inherit the ACL of the root (a user's `%TEMP%` is theirs alone); the core checks no owner and no mode |
+//! | `flock(LOCK_SH)` | none: Windows locks byte ranges of files, not directories; `Unsupported` |
+//! | the directory handles | opened with `FILE_SHARE_DELETE` (cap-std's own leave it out), so that cleanup can rename the directory aside and remove it while holding it, and a reaper can remove it as on Unix. cap-std removes, renames and links by the handle's current path on Windows: someone able to rename in the root could redirect one of those calls between the two |
+//! | renaming without replacing | as on WASI: `to` looked at first, then [`Dir::rename`]; a file made at `to` meanwhile is replaced (a directory never is) |
+//! | identity | the volume serial number and the 64-bit file index, read through a handle |
+//! | symlinks and junctions | never opened: the name, looked at without following (`FILE_FLAG_OPEN_REPARSE_POINT`), must be the object opened; cap-std refuses to follow a reparse point out of the directory. Making a symlink needs a privilege |
+//! | a removed file still open | its name stays until the last handle closes where deletion is not POSIX-style (Wine, older Windows); the directory then cannot be removed yet |
+//! | `touch` | the entry opened with `FILE_WRITE_ATTRIBUTES` (a directory with `FILE_FLAG_BACKUP_SEMANTICS`), then its times set |
+//! | the root's path | resolved with `canonicalize`, without the `\\?\` prefix, to which the core's `/` joins would not apply |
 //!
 //! [`Op::OpenRoot`]: tempdir_core::Op::OpenRoot
 //! [`Op::CreateDir`]: tempdir_core::Op::CreateDir
 //! [`Dir::open_ambient_dir`]: cap_std::fs::Dir::open_ambient_dir
 //! [`Dir::rename`]: cap_std::fs::Dir::rename
+//! [`Dir::open_dir`]: cap_std::fs::Dir::open_dir
+//! [`Dir::hard_link`]: cap_std::fs::Dir::hard_link
+//! [`Dir::remove_file`]: cap_std::fs::Dir::remove_file
 #![forbid(unsafe_code)]
+// docs.rs shows which feature or platform each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 use std::ffi::OsString;
 use std::io;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use tempdir_core::{Backend, FileKind, Meta, Op, OpenRoot};
 
@@ -129,14 +160,20 @@ pub use tempdir_core::{Error, TemporaryDirectory};
 #[cfg(unix)]
 #[path = "unix.rs"]
 mod sys;
-#[cfg(target_os = "wasi")]
-#[path = "wasi.rs"]
+// WASI and Windows share one module: both go through cap-std alone.
+#[cfg(any(target_os = "wasi", windows))]
+#[path = "portable.rs"]
 mod sys;
+#[cfg(not(any(unix, target_os = "wasi", windows)))]
+compile_error!(
+    "tempdir-cap-std supports Unix, WASI and Windows: this target has no module of \
+     directory primitives (src/unix.rs, src/portable.rs)"
+);
 
 #[cfg(all(test, unix))]
 mod tests;
-#[cfg(all(test, target_os = "wasi"))]
-#[path = "wasi_tests.rs"]
+#[cfg(all(test, any(target_os = "wasi", windows)))]
+#[path = "portable_tests.rs"]
 mod tests;
 
 /// A [`TemporaryDirectory`] on real directories.
@@ -150,6 +187,8 @@ pub type CapStdTemporaryDirectory = TemporaryDirectory<CapStdBackend>;
 pub struct CapStdBackend {
     root: Dir,
     path: Utf8PathBuf,
+    /// Made by path with ambient authority (`open_root`), not from a granted handle.
+    ambient: bool,
 }
 
 impl CapStdBackend {
@@ -173,7 +212,11 @@ impl CapStdBackend {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_dir(dir: Dir, path: Utf8PathBuf) -> Self {
-        CapStdBackend { root: dir, path }
+        CapStdBackend {
+            root: dir,
+            path,
+            ambient: false,
+        }
     }
 
     /// The handle to the root directory.
@@ -235,8 +278,14 @@ impl OpenRoot for CapStdBackend {
             Err(e) if e.kind() == io::ErrorKind::Unsupported => given,
             Err(e) => return Err(fail(&given, e)),
         };
-        let dir = Dir::open_ambient_dir(&path, ambient_authority()).map_err(|e| fail(&path, e))?;
-        Ok(CapStdBackend::from_dir(dir, path))
+        #[cfg(windows)]
+        let path = without_verbatim(path);
+        let dir = open_ambient_dir(&path).map_err(|e| fail(&path, e))?;
+        Ok(CapStdBackend {
+            root: dir,
+            path,
+            ambient: true,
+        })
     }
 
     /// `std::env::temp_dir()`: `TMPDIR`, else `/tmp`. Not UTF-8 is
@@ -246,6 +295,29 @@ impl OpenRoot for CapStdBackend {
             path: e.into_path_buf(),
         })
     }
+}
+
+/// `\\?\C:\dir` as `C:\dir`, `\\?\UNC\server\share` as `\\server\share`: the core
+/// joins names with `/`, which a verbatim path would take as part of a name.
+#[cfg(windows)]
+fn without_verbatim(path: Utf8PathBuf) -> Utf8PathBuf {
+    let text = path.as_str();
+    if let Some(unc) = text.strip_prefix(r"\\?\UNC\") {
+        return Utf8PathBuf::from(format!(r"\\{unc}"));
+    }
+    match text.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1..3) == Some(b":\\") => Utf8PathBuf::from(rest),
+        _ => path,
+    }
+}
+
+/// Opens the directory at `path` with ambient authority ([`Dir::open_ambient_dir`]; on
+/// Windows sharing deletion, as the backend's other directory handles do).
+fn open_ambient_dir(path: &Utf8Path) -> io::Result<Dir> {
+    #[cfg(windows)]
+    return sys::open_ambient_dir(path);
+    #[cfg(not(windows))]
+    return Dir::open_ambient_dir(path, cap_std::ambient_authority());
 }
 
 /// `root`, absolute against the current directory (no filesystem access).
@@ -263,7 +335,7 @@ fn absolute(root: &Utf8Path) -> Result<Utf8PathBuf, Error> {
     })
 }
 
-/// Each method is one call of `sys` (`unix.rs`, `wasi.rs`); the crate docs list the
+/// Each method is one call of `sys` (`unix.rs`, `portable.rs`); the crate docs list the
 /// syscalls.
 impl Backend for CapStdBackend {
     type File = std::fs::File;
@@ -345,5 +417,60 @@ impl Backend for CapStdBackend {
 
     fn list(&self, dir: &CapStdDir) -> io::Result<Vec<OsString>> {
         sys::list(&dir.dir)
+    }
+
+    fn create_unnamed(&self, dir: &CapStdDir, mode: u32) -> io::Result<std::fs::File> {
+        sys::create_unnamed(&dir.dir, mode)
+    }
+
+    /// True for a backend opened by path ([`OpenRoot`]), false for one made
+    /// [`from_dir`](CapStdBackend::from_dir).
+    fn ambient_authority(&self) -> bool {
+        self.ambient
+    }
+
+    fn open_dir_ambient(&self, path: &Utf8Path) -> io::Result<CapStdDir> {
+        if !self.ambient {
+            // The core never asks; a backend made from a handle has no authority to give.
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "this backend has no ambient authority",
+            ));
+        }
+        Ok(CapStdDir {
+            dir: open_ambient_dir(path)?,
+        })
+    }
+
+    fn open_dir_beneath(&self, path: &Utf8Path) -> io::Result<CapStdDir> {
+        let path = if path.as_str().is_empty() {
+            Utf8Path::new(".")
+        } else {
+            path
+        };
+        Ok(CapStdDir {
+            dir: self.root.open_dir(path)?,
+        })
+    }
+
+    fn rename_to(
+        &self,
+        dir: &CapStdDir,
+        name: &str,
+        to_dir: &CapStdDir,
+        to: &str,
+        replace: bool,
+    ) -> io::Result<()> {
+        sys::rename_to(&dir.dir, name, &to_dir.dir, to, replace)
+    }
+
+    fn open_subdir(&self, dir: &CapStdDir, name: &str) -> io::Result<CapStdDir> {
+        Ok(CapStdDir {
+            dir: sys::open_dir(&dir.dir, name)?,
+        })
+    }
+
+    fn remove_subdir(&self, dir: &CapStdDir, name: &str) -> io::Result<()> {
+        sys::remove_dir(&dir.dir, name)
     }
 }

@@ -96,6 +96,89 @@ pub(crate) fn rename_at(root: &Dir, from: &str, to: &str) -> io::Result<()> {
     Ok(restart(|| rustix::fs::renameat(root, from, root, to))?)
 }
 
+/// `renameat` from one directory to another: `renameat2(RENAME_NOREPLACE)` when nothing may
+/// be replaced, or `linkat` + `unlinkat` where the kernel or the filesystem has no such
+/// flag (`link` refuses a taken name just as atomically).
+pub(crate) fn rename_to(
+    from: &Dir,
+    name: &str,
+    to_dir: &Dir,
+    to: &str,
+    replace: bool,
+) -> io::Result<()> {
+    if replace {
+        return Ok(restart(|| rustix::fs::renameat(from, name, to_dir, to))?);
+    }
+    rename_noreplace(from, name, to_dir, to)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn rename_noreplace(from: &Dir, name: &str, to_dir: &Dir, to: &str) -> io::Result<()> {
+    use rustix::fs::{RenameFlags, renameat_with};
+    match restart(|| renameat_with(from, name, to_dir, to, RenameFlags::NOREPLACE)) {
+        // As in `rename_at`: no such flag here (EINVAL, ENOSYS) or a seccomp filter older
+        // than the call (EPERM; a real one comes back from `linkat`).
+        Err(Errno::INVAL | Errno::NOSYS | Errno::PERM) => link_then_unlink(from, name, to_dir, to),
+        done => Ok(done?),
+    }
+}
+
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+fn rename_noreplace(from: &Dir, name: &str, to_dir: &Dir, to: &str) -> io::Result<()> {
+    use rustix::fs::{RenameFlags, renameat_with};
+    match restart(|| renameat_with(from, name, to_dir, to, RenameFlags::NOREPLACE)) {
+        Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {
+            link_then_unlink(from, name, to_dir, to)
+        }
+        done => Ok(done?),
+    }
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios"
+)))]
+fn rename_noreplace(from: &Dir, name: &str, to_dir: &Dir, to: &str) -> io::Result<()> {
+    link_then_unlink(from, name, to_dir, to)
+}
+
+/// A second name made with create-new semantics (`EEXIST` if `to` is taken), then the
+/// first removed. Were the unlink to fail, the file would have both names, and the error
+/// says so rather than leaving it unsaid.
+fn link_then_unlink(from: &Dir, name: &str, to_dir: &Dir, to: &str) -> io::Result<()> {
+    restart(|| rustix::fs::linkat(from, name, to_dir, to, AtFlags::empty()))?;
+    match restart(|| unlinkat(from, name, AtFlags::empty())) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `openat(dir, ".", O_TMPFILE|O_RDWR|O_CLOEXEC, mode)`: a file with no name. What says
+/// the kernel or the filesystem has no `O_TMPFILE` is `Unsupported`: `EOPNOTSUPP`, and
+/// `EISDIR` or `EINVAL` from kernels before 3.11, which take the flag for `O_DIRECTORY`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn create_unnamed(dir: &Dir, bits: u32) -> io::Result<File> {
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+    match restart(|| openat(dir, ".", flags, mode(bits))) {
+        Ok(fd) => Ok(File::from(fd)),
+        Err(e @ (Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOSYS)) => Err(
+            io::Error::new(io::ErrorKind::Unsupported, io::Error::from(e)),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// No `O_TMPFILE` outside Linux: the core makes a name and unlinks it at once.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn create_unnamed(_dir: &Dir, _bits: u32) -> io::Result<File> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "no O_TMPFILE on this system",
+    ))
+}
+
 pub(crate) fn remove_dir(root: &Dir, name: &str) -> io::Result<()> {
     match restart(|| unlinkat(root, name, AtFlags::REMOVEDIR)) {
         Ok(()) => Ok(()),

@@ -151,6 +151,85 @@ pub trait Backend: Send + Sync {
 
     /// The names of the entries in `dir`, without `.` and `..`.
     fn list(&self, dir: &Self::Dir) -> io::Result<Vec<OsString>>;
+
+    // The primitives below came after the ones above: each has a default body saying
+    // `Unsupported`, so that a backend written before them still builds. The core falls
+    // back where it can (unnamed files) and says so where it cannot.
+
+    /// Creates a file in `dir` that has no name (`openat(dirfd, ".",
+    /// O_TMPFILE|O_RDWR|O_CLOEXEC, mode)`: the umask applies), open read-write. It is gone
+    /// once closed, and nothing ever sees it in the directory. `Unsupported` where the
+    /// kernel or the filesystem has no such call: the core then creates a fresh name and
+    /// unlinks it at once.
+    fn create_unnamed(&self, dir: &Self::Dir, mode: u32) -> io::Result<Self::File> {
+        let _ = (dir, mode);
+        Err(unsupported("unnamed files"))
+    }
+
+    /// Whether this backend may open paths outside its root ([`open_dir_ambient`]): true
+    /// for one opened by path with ambient authority, false (the default) for one made
+    /// from a directory handle it was granted.
+    ///
+    /// [`open_dir_ambient`]: Backend::open_dir_ambient
+    fn ambient_authority(&self) -> bool {
+        false
+    }
+
+    /// Opens the directory at `path` by path with ambient authority (relative paths from
+    /// the current directory), following symlinks as path resolution does: the directory
+    /// a caller named as a destination. The core calls it only when
+    /// [`ambient_authority`](Backend::ambient_authority) says so.
+    fn open_dir_ambient(&self, path: &Utf8Path) -> io::Result<Self::Dir> {
+        let _ = path;
+        Err(unsupported("opening directories by path"))
+    }
+
+    /// Opens the directory at the relative `path` beneath the root handle (empty for the
+    /// root itself): resolution never leaves the root, through `..` or a symlink. For a
+    /// backend without ambient authority, the only way to name a destination.
+    fn open_dir_beneath(&self, path: &Utf8Path) -> io::Result<Self::Dir> {
+        let _ = path;
+        Err(unsupported("opening directories beneath the root"))
+    }
+
+    /// Renames `name` in `dir` to `to` in `to_dir` (`renameat`), without following a
+    /// symlink at either name. With `replace` false, anything at `to` makes it fail with
+    /// `AlreadyExists` and stay untouched (`renameat2(RENAME_NOREPLACE)`, or whatever the
+    /// platform has that is as atomic). Another filesystem is `CrossesDevices`: nothing is
+    /// ever copied.
+    fn rename_to(
+        &self,
+        dir: &Self::Dir,
+        name: &str,
+        to_dir: &Self::Dir,
+        to: &str,
+        replace: bool,
+    ) -> io::Result<()> {
+        let _ = (dir, name, to_dir, to, replace);
+        Err(unsupported("renaming between directories"))
+    }
+
+    /// Opens the directory `name` inside `dir` without following a symlink
+    /// (`openat(dirfd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC)`), to empty it
+    /// through its own handle.
+    fn open_subdir(&self, dir: &Self::Dir, name: &str) -> io::Result<Self::Dir> {
+        let _ = (dir, name);
+        Err(unsupported("opening subdirectories"))
+    }
+
+    /// Removes the empty directory `name` from `dir` (`unlinkat(dirfd, name,
+    /// AT_REMOVEDIR)`), never recursively: one with entries is `DirectoryNotEmpty`.
+    fn remove_subdir(&self, dir: &Self::Dir, name: &str) -> io::Result<()> {
+        let _ = (dir, name);
+        Err(unsupported("removing subdirectories"))
+    }
+}
+
+fn unsupported(what: &'static str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("this backend does not implement {what}"),
+    )
 }
 
 /// A backend that can open a root directory by path, using ambient authority.

@@ -1,8 +1,9 @@
 //! `TemporaryDirectory`: making the directory, handing out names and files, and status.
 
 use std::io;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -10,6 +11,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::backend::{Backend, FileId, FileKind, Meta, OpenRoot};
 use crate::cleanup::Leftovers;
 use crate::name::{self, Entry, Random, Tracked, join, resolve};
+use crate::named::{DirRef, NamedTempFile};
 use crate::{BufFile, Error, Op, RootProblem};
 
 /// How many names are tried before giving up with [`Error::TooManyCollisions`]. With 41
@@ -24,8 +26,15 @@ const FILE_MODE: u32 = 0o600;
 /// The default prefix of the directory's name.
 pub const DEFAULT_PREFIX: &str = "tempdirs-";
 
+/// The prefix of [`mkstemp`](TemporaryDirectory::mkstemp)'s names: duplicity's.
+const MKSTEMP_PREFIX: &str = "mkstemp-";
+/// The prefix of the names of named and unnamed temporary files, unless a [`Builder`]
+/// gives another.
+const FILE_PREFIX: &str = "tmp-";
+
 /// Where an instance's directory stands, as far as the instance can tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DirStatus {
     /// Its path still leads to the directory this instance made.
     Intact,
@@ -38,8 +47,21 @@ pub enum DirStatus {
     CleanedUp,
 }
 
-/// Options for making a [`TemporaryDirectory`]: the prefix and suffix of its name, as
-/// `tempfile.mkdtemp(suffix, prefix, dir)` takes them, and whether the root is checked.
+impl std::fmt::Display for DirStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DirStatus::Intact => "intact",
+            DirStatus::Reaped => "reaped",
+            DirStatus::Replaced => "replaced",
+            DirStatus::CleanedUp => "cleaned up",
+        })
+    }
+}
+
+/// Options for what is made: a [`TemporaryDirectory`] (`build`, `build_in`) or a file in
+/// one (`mkstemp`, `tempfile`, `named_tempfile`): the prefix and suffix of its name, as
+/// `tempfile.mkdtemp(suffix, prefix, dir)` takes them, a file's mode, whether the root is
+/// checked, and whether cleanup removes what nobody tracked.
 ///
 /// ```
 /// use tempdir_core::Builder;
@@ -52,41 +74,63 @@ pub enum DirStatus {
 ///     .build(MemoryBackend::new(&fs, "/tmp")?)?;
 /// let name = tmp.dir().file_name().unwrap();
 /// assert!(name.starts_with("duplicity-") && name.ends_with("-tempdir"));
-/// # Ok::<(), tempdir_core::Error>(())
+///
+/// let volume = Builder::new()
+///     .prefix("vol")
+///     .suffix(".difftar")
+///     .permissions(0o640)
+///     .named_tempfile(&tmp)?;
+/// let name = volume.path().file_name().unwrap();
+/// assert!(name.starts_with("vol") && name.ends_with(".difftar"));
+/// assert_eq!(fs.metadata(volume.path())?.mode, 0o640);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
+#[must_use = "a builder makes nothing until it is asked to"]
 pub struct Builder {
-    prefix: String,
+    prefix: Option<String>,
     suffix: String,
+    mode: Option<u32>,
     allow_unsafe_root: bool,
+    remove_untracked: bool,
 }
 
-impl Default for Builder {
-    fn default() -> Self {
-        Builder {
-            prefix: DEFAULT_PREFIX.to_owned(),
-            suffix: String::new(),
-            allow_unsafe_root: false,
-        }
-    }
+/// The name and mode of files to make, checked.
+pub(crate) struct FileSpec<'a> {
+    pub(crate) prefix: &'a str,
+    pub(crate) suffix: &'a str,
+    pub(crate) mode: u32,
 }
 
 impl Builder {
-    /// Prefix [`DEFAULT_PREFIX`], no suffix, the root checked.
+    /// No prefix or suffix of its own (each thing made has its default), files `0600`, the
+    /// root checked, cleanup non-recursive.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The start of the directory's name. Checked when the directory is built: it must not
-    /// contain `/` or NUL, and the whole name must fit in 255 bytes.
+    /// The start of the name of what is made: the directory (default [`DEFAULT_PREFIX`])
+    /// or a file (`mkstemp-` for `mkstemp`, `tmp-` for the others). Checked when it is
+    /// made: it must not contain `/` or NUL, and the whole name must fit in 255 bytes.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        self.prefix = Some(prefix.into());
         self
     }
 
-    /// The end of the directory's name, after the random part; checked like the prefix.
+    /// The end of the name, after the random part (and a file's counter); checked like the
+    /// prefix.
     pub fn suffix(mut self, suffix: impl Into<String>) -> Self {
         self.suffix = suffix.into();
+        self
+    }
+
+    /// The mode of the files made (`0o600` by default), exactly, whatever the umask: what
+    /// the umask may have taken is given back through the descriptor. The directory itself
+    /// is always `0o700`, which every other defence relies on: building a directory with
+    /// any other mode is [`Error::InvalidMode`]. Where there are no modes (WASI) it has no
+    /// effect.
+    pub fn permissions(mut self, mode: u32) -> Self {
+        self.mode = Some(mode);
         self
     }
 
@@ -100,11 +144,21 @@ impl Builder {
         self
     }
 
+    /// Makes [`cleanup`](TemporaryDirectory::cleanup) and the drop remove what nobody
+    /// tracked too, as [`cleanup_all`](TemporaryDirectory::cleanup_all) does: for a test's
+    /// directory, into which the code under test writes by path. Off by default: cleanup
+    /// removes what this instance made, and nothing else.
+    pub fn remove_untracked(mut self, remove: bool) -> Self {
+        self.remove_untracked = remove;
+        self
+    }
+
     /// Makes the directory in `backend`'s root.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidName`] for a prefix or suffix that cannot be part of a name,
+    /// [`Error::InvalidMode`] for [`permissions`](Self::permissions) other than `0o700`,
     /// [`Error::UnsafeRoot`] for a root others control, [`Error::TooManyCollisions`] when
     /// every name tried was taken, [`Error::Replaced`] when what was opened at the new name
     /// is not the directory made, and [`Error::Io`] when the filesystem refuses.
@@ -116,14 +170,132 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// As [`build`](Self::build), and [`Error::Io`] with [`Op::OpenRoot`] for a root that
-    /// cannot be opened.
+    /// As [`build`](Self::build); [`Error::NonUtf8Path`] for a root that is not UTF-8, and
+    /// [`Error::Io`] with [`Op::OpenRoot`] for one that cannot be opened.
     pub fn build_in<B: OpenRoot>(
         self,
-        root: impl AsRef<Utf8Path>,
+        root: impl AsRef<Path>,
     ) -> Result<TemporaryDirectory<B>, Error> {
-        name::check_affixes(&self.prefix, &self.suffix)?;
-        self.build(B::open_root(root.as_ref())?)
+        self.check_dir_options()?;
+        let root = name::utf8(root.as_ref())?;
+        self.build(B::open_root(root)?)
+    }
+
+    /// Creates a fresh file in `tmp` with this builder's name and mode, tracked, as
+    /// [`TemporaryDirectory::mkstemp`] does (prefix `mkstemp-` unless one is given).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] or [`Error::InvalidMode`] for options that cannot be used;
+    /// otherwise as [`TemporaryDirectory::mkstemp`].
+    pub fn mkstemp<B: Backend>(
+        &self,
+        tmp: &TemporaryDirectory<B>,
+    ) -> Result<(B::File, Utf8PathBuf), Error> {
+        let spec = self.file_spec(MKSTEMP_PREFIX)?;
+        let (file, name, _) = tmp.create_fresh(&spec)?;
+        Ok((file, join(&tmp.path, &name)))
+    }
+
+    /// Creates a file without a name in `tmp`, as [`TemporaryDirectory::tempfile`] does,
+    /// with this builder's mode (and, where a name is needed for a moment, its prefix and
+    /// suffix).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] or [`Error::InvalidMode`] for options that cannot be used;
+    /// otherwise as [`TemporaryDirectory::tempfile`].
+    pub fn tempfile<B: Backend>(&self, tmp: &TemporaryDirectory<B>) -> Result<B::File, Error> {
+        tmp.unnamed(&self.file_spec(FILE_PREFIX)?)
+    }
+
+    /// Creates a named temporary file in the directory `dir` holds (a
+    /// `&TemporaryDirectory`, or an `Arc` of one such as the shared default instance):
+    /// removed when dropped, moved into place by [`persist`](NamedTempFile::persist).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] or [`Error::InvalidMode`] for options that cannot be used;
+    /// otherwise as [`TemporaryDirectory::mkstemp`].
+    pub fn named_tempfile<D: DirRef>(&self, dir: D) -> Result<NamedTempFile<D>, Error> {
+        let spec = self.file_spec(FILE_PREFIX)?;
+        let (file, name, entry) = dir.create_fresh(&spec)?;
+        Ok(NamedTempFile::tracked(dir, file, name, entry, false))
+    }
+
+    /// Creates a named temporary file in a private directory of its own, made in
+    /// `backend`'s root (with the default directory name) and removed with the file: what
+    /// `NamedTempFile::new()` makes.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build) for the directory, then as
+    /// [`named_tempfile`](Self::named_tempfile).
+    pub fn named_tempfile_with_backend<B: Backend>(
+        &self,
+        backend: B,
+    ) -> Result<NamedTempFile<Arc<TemporaryDirectory<B>>>, Error> {
+        let spec = self.file_spec(FILE_PREFIX)?;
+        let dir = Arc::new(self.private_dir_options().build(backend)?);
+        let (file, name, entry) = dir.create_fresh(&spec)?;
+        Ok(NamedTempFile::tracked(dir, file, name, entry, true))
+    }
+
+    /// [`named_tempfile_with_backend`](Self::named_tempfile_with_backend) in `root`,
+    /// opened with ambient authority: what `NamedTempFile::new_in(root)` makes.
+    ///
+    /// # Errors
+    ///
+    /// As [`build_in`](Self::build_in) for the directory, then as
+    /// [`named_tempfile`](Self::named_tempfile).
+    pub fn named_tempfile_in<B: OpenRoot>(
+        &self,
+        root: impl AsRef<Path>,
+    ) -> Result<NamedTempFile<Arc<TemporaryDirectory<B>>>, Error> {
+        // Nothing is opened or made for options that cannot be used.
+        self.file_spec(FILE_PREFIX)?;
+        let root = name::utf8(root.as_ref())?;
+        self.named_tempfile_with_backend(B::open_root(root)?)
+    }
+
+    /// The options of the directory a file of its own is made in: the defaults, but
+    /// whether the root is checked.
+    fn private_dir_options(&self) -> Builder {
+        Builder::new().allow_unsafe_root(self.allow_unsafe_root)
+    }
+
+    fn dir_prefix(&self) -> &str {
+        self.prefix.as_deref().unwrap_or(DEFAULT_PREFIX)
+    }
+
+    /// The directory's options, checked before anything is made.
+    fn check_dir_options(&self) -> Result<(), Error> {
+        name::check_affixes(self.dir_prefix(), &self.suffix)?;
+        match self.mode {
+            Some(mode) if mode != DIR_MODE => Err(Error::InvalidMode {
+                mode,
+                reason: "the temporary directory is always 0700",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The files' options, checked, with `default_prefix` where none was given.
+    fn file_spec(&self, default_prefix: &'static str) -> Result<FileSpec<'_>, Error> {
+        let prefix = self.prefix.as_deref().unwrap_or(default_prefix);
+        name::check_file_affixes(prefix, &self.suffix)?;
+        let mode = self.mode.unwrap_or(FILE_MODE);
+        if mode & !0o7777 != 0 {
+            return Err(Error::InvalidMode {
+                mode,
+                reason: "bits beyond 0o7777 are not permission bits",
+            });
+        }
+        Ok(FileSpec {
+            prefix,
+            suffix: &self.suffix,
+            mode,
+        })
     }
 }
 
@@ -142,12 +314,21 @@ impl Builder {
 ///   removes a directory, and removes the directory only after making sure that what it
 ///   removes is the directory it made.
 ///
-/// Cleanup is **never recursive**: an entry nobody tracks keeps the directory, and the
-/// [`CleanupReport`](crate::CleanupReport) says so. Dropping the instance cleans up.
+/// Cleanup is **not recursive**: an entry nobody tracks keeps the directory, and the
+/// [`CleanupReport`](crate::CleanupReport) says so. Dropping the instance cleans up. For a
+/// test's directory, which code under test writes into by path, [`adopt`](Self::adopt)
+/// tracks an entry, and [`cleanup_all`](Self::cleanup_all) (or
+/// [`Builder::remove_untracked`]) removes every entry, through handles alone.
 ///
-/// Deliberately absent: a recursive delete (`tempfile::TempDir`'s `remove_dir_all`), and
-/// duplicity's fallback of writing into the system temp dir after cleanup
-/// ([`Error::CleanedUp`] instead).
+/// Deliberately absent: a recursive delete by path (`tempfile::TempDir`'s
+/// `remove_dir_all`), and duplicity's fallback of writing into the system temp dir after
+/// cleanup ([`Error::CleanedUp`] instead).
+///
+/// Files: [`mkstemp`](Self::mkstemp) and [`create`](Self::create) (tracked until
+/// [`cleanup`](Self::cleanup)), [`named_tempfile`](Self::named_tempfile) (removed when
+/// dropped, moved into place by [`persist`](crate::NamedTempFile::persist)),
+/// [`tempfile`](Self::tempfile) (no name at all), and [`Builder`] for a prefix, a suffix
+/// or a mode.
 ///
 /// # fork
 ///
@@ -200,6 +381,10 @@ pub struct TemporaryDirectory<B: Backend> {
     unlocked: AtomicBool,
     /// The umask takes owner bits: a new file's mode is made `0600` through its descriptor.
     chmod_files: bool,
+    /// The platform has permission bits (not WASI): a file's mode can be set.
+    has_modes: bool,
+    /// Cleanup removes untracked entries too ([`Builder::remove_untracked`]).
+    pub(crate) remove_untracked: bool,
     /// The process that made the instance, the only one that cleans it up.
     pub(crate) owner_pid: u32,
 }
@@ -220,7 +405,7 @@ impl<B: OpenRoot> TemporaryDirectory<B> {
     /// # Errors
     ///
     /// As [`Builder::build_in`].
-    pub fn new_in(root: impl AsRef<Utf8Path>) -> Result<Self, Error> {
+    pub fn new_in(root: impl AsRef<Path>) -> Result<Self, Error> {
         Builder::new().build_in(root)
     }
 }
@@ -237,17 +422,17 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 
     fn make(backend: B, options: &Builder) -> Result<Self, Error> {
-        name::check_affixes(&options.prefix, &options.suffix)?;
+        options.check_dir_options()?;
+        let prefix = options.dir_prefix();
         let me = backend.euid();
         if !options.allow_unsafe_root {
             check_root(&backend, me)?;
         }
         let random = Random::new(backend.seed());
         for _ in 0..MAX_ATTEMPTS {
-            let mut dir_name = String::with_capacity(
-                options.prefix.len() + name::RANDOM_LEN + options.suffix.len(),
-            );
-            dir_name.push_str(&options.prefix);
+            let mut dir_name =
+                String::with_capacity(prefix.len() + name::RANDOM_LEN + options.suffix.len());
+            dir_name.push_str(prefix);
             name::push_random(&mut dir_name, random.next());
             dir_name.push_str(&options.suffix);
             let path = join(backend.root(), &dir_name);
@@ -269,6 +454,8 @@ impl<B: Backend> TemporaryDirectory<B> {
                         leftovers: Mutex::new(None),
                         unlocked: AtomicBool::new(unlocked),
                         chmod_files: made.umask_takes_owner_bits,
+                        has_modes: made.has_modes,
+                        remove_untracked: options.remove_untracked,
                         owner_pid: name::process_id(),
                     });
                 }
@@ -312,7 +499,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         self.check_path(dir)?;
-        let (name, generation) = self.next_name("mktemp");
+        let (name, generation) = self.next_name("mktemp-", "");
         let path = join(&self.path, &name);
         let entry = Entry {
             generation,
@@ -336,12 +523,33 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// [`Error::CleanedUp`]; [`Error::Reaped`] or [`Error::Replaced`] when the create failed
     /// because the directory is gone; [`Error::TooManyCollisions`]; [`Error::Io`].
     pub fn mkstemp(&self) -> Result<(B::File, Utf8PathBuf), Error> {
+        let spec = FileSpec {
+            prefix: MKSTEMP_PREFIX,
+            suffix: "",
+            mode: FILE_MODE,
+        };
+        let (file, name, _) = self.create_fresh(&spec)?;
+        Ok((file, join(&self.path, &name)))
+    }
+
+    /// A fresh file named and made as `spec` says, tracked: its name and how it is
+    /// tracked.
+    pub(crate) fn create_fresh(
+        &self,
+        spec: &FileSpec<'_>,
+    ) -> Result<(B::File, String, Entry), Error> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         for _ in 0..MAX_ATTEMPTS {
-            let (name, generation) = self.next_name("mkstemp");
-            match self.create_tracked(dir, &name, generation) {
-                Ok(file) => return Ok((file, join(&self.path, &name))),
+            let (name, generation) = self.next_name(spec.prefix, spec.suffix);
+            match self.create_tracked(dir, &name, generation, spec.mode) {
+                Ok(file) => {
+                    let entry = Entry {
+                        generation,
+                        created: true,
+                    };
+                    return Ok((file, name, entry));
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     tracing::debug!(name, "name taken, trying another");
                 }
@@ -352,6 +560,103 @@ impl<B: Backend> TemporaryDirectory<B> {
             dir: self.path.clone(),
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    /// A file without a name, read-write, mode `0600`: Python's
+    /// `tempfile.TemporaryFile(dir=...)`, made through the handle. Where the kernel can
+    /// (Linux's `O_TMPFILE`), the file never has a name at all; elsewhere it is created
+    /// under a fresh name, as [`mkstemp`](Self::mkstemp) creates, and unlinked at once.
+    /// Either way nothing is left to track or to clean up: the file goes when it is
+    /// closed.
+    ///
+    /// ```
+    /// use std::io::{Read, Seek, Write};
+    /// use tempdir_core::TemporaryDirectory;
+    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    ///
+    /// let fs = MemoryFs::new();
+    /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
+    /// let mut scratch = tmp.tempfile()?;
+    /// scratch.write_all(b"spill")?;
+    /// scratch.rewind()?;
+    /// let mut back = String::new();
+    /// scratch.read_to_string(&mut back)?;
+    /// assert_eq!(back, "spill");
+    /// assert!(fs.read_dir(tmp.dir())?.is_empty(), "no name, ever");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CleanedUp`]; [`Error::Reaped`] or [`Error::Replaced`] when the create
+    /// failed because the directory is gone; [`Error::Io`] (with [`Op::RemoveFile`] when
+    /// the name made for a moment could not be unlinked: it stays tracked, and cleanup
+    /// removes it).
+    pub fn tempfile(&self) -> Result<B::File, Error> {
+        self.unnamed(&FileSpec {
+            prefix: FILE_PREFIX,
+            suffix: "",
+            mode: FILE_MODE,
+        })
+    }
+
+    pub(crate) fn unnamed(&self, spec: &FileSpec<'_>) -> Result<B::File, Error> {
+        {
+            let handle = self.gate();
+            let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+            match self.backend.create_unnamed(dir, spec.mode) {
+                Ok(file) => {
+                    if self.needs_chmod(spec.mode) {
+                        self.backend
+                            .set_file_mode(&file, spec.mode)
+                            .map_err(|e| Error::io(Op::SetMode, self.path.clone(), e))?;
+                    }
+                    tracing::debug!(dir = %self.path, "created unnamed temporary file");
+                    return Ok(file);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+                Err(e) => {
+                    return Err(match self.check_path(dir) {
+                        Err(gone) => gone,
+                        Ok(()) => Error::io(Op::CreateFile, self.path.clone(), e),
+                    });
+                }
+            }
+        }
+        // No unnamed files here: a name for as long as one unlink takes.
+        let (file, name, entry) = self.create_fresh(spec)?;
+        self.remove_entry(&name, entry)?;
+        Ok(file)
+    }
+
+    /// A named temporary file in this directory, mode `0600`, removed when dropped (as
+    /// `tempfile::NamedTempFile`): [`persist`](NamedTempFile::persist) moves it into
+    /// place, [`keep`](NamedTempFile::keep) leaves it. For a prefix, a suffix or another
+    /// mode, use [`Builder::named_tempfile`].
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use tempdir_core::TemporaryDirectory;
+    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    ///
+    /// let fs = MemoryFs::new();
+    /// fs.create_dir("/tmp/srv")?;
+    /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
+    /// let mut file = tmp.named_tempfile()?;
+    /// file.write_all(b"[settings]")?;
+    /// // The error holds the file, which borrows `tmp`: `?` into `Box<dyn Error>` takes
+    /// // the error alone.
+    /// file.persist("/tmp/srv/app.conf").map_err(|failed| failed.error)?;
+    /// assert_eq!(fs.read("/tmp/srv/app.conf")?, b"[settings]");
+    /// assert_eq!(tmp.tracked_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`mkstemp`](Self::mkstemp).
+    pub fn named_tempfile(&self) -> Result<NamedTempFile<&Self>, Error> {
+        Builder::new().named_tempfile(self)
     }
 
     /// [`mkstemp`](Self::mkstemp) with the file wrapped in a buffer that reads, writes and
@@ -374,12 +679,12 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// [`Error::InvalidName`] or [`Error::OutsideDirectory`] for a name that is not one
     /// entry of this directory; [`Error::AlreadyExists`] when the name is taken (nothing is
     /// opened); otherwise as [`mkstemp`](Self::mkstemp).
-    pub fn create(&self, name: impl AsRef<Utf8Path>) -> Result<B::File, Error> {
+    pub fn create(&self, name: impl AsRef<Path>) -> Result<B::File, Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         let generation = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        match self.create_tracked(dir, name, generation) {
+        match self.create_tracked(dir, name, generation, FILE_MODE) {
             Ok(file) => Ok(file),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::AlreadyExists {
                 path: join(&self.path, name),
@@ -388,12 +693,18 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
     }
 
-    /// The one way a file is made: create-new through the handle, `0600` whatever the
-    /// umask, then tracked.
-    fn create_tracked(&self, dir: &B::Dir, name: &str, generation: u64) -> io::Result<B::File> {
-        let file = self.backend.create_file(dir, name, FILE_MODE)?;
-        if self.chmod_files
-            && let Err(e) = self.backend.set_file_mode(&file, FILE_MODE)
+    /// The one way a named file is made: create-new through the handle, `mode` whatever
+    /// the umask, then tracked.
+    fn create_tracked(
+        &self,
+        dir: &B::Dir,
+        name: &str,
+        generation: u64,
+        mode: u32,
+    ) -> io::Result<B::File> {
+        let file = self.backend.create_file(dir, name, mode)?;
+        if self.needs_chmod(mode)
+            && let Err(e) = self.backend.set_file_mode(&file, mode)
         {
             drop(file);
             // Nothing is left behind: the name holds the file just made.
@@ -409,6 +720,14 @@ impl<B: Backend> TemporaryDirectory<B> {
         Ok(file)
     }
 
+    /// Whether a file created with `mode` needs it set again through its descriptor: when
+    /// the umask takes the owner's bits (known from the directory), or the mode has bits
+    /// beyond the owner's, which the umask may take (it is not known which). `0600` under
+    /// an ordinary umask needs nothing: `mkstemp` stays one `openat`.
+    fn needs_chmod(&self, mode: u32) -> bool {
+        self.has_modes && (self.chmod_files || mode & !DIR_MODE != 0)
+    }
+
     /// Opens the existing regular file `name` read-write, through the handle and without
     /// following symlinks; a FIFO or a device at the name is opened without blocking and
     /// refused.
@@ -420,7 +739,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// it); [`Error::Reaped`] or [`Error::Replaced`] when the directory is gone;
     /// [`Error::Io`] otherwise, with the kernel's kind (`NotFound`, `IsADirectory`, a
     /// symlink's `ELOOP`) or `InvalidInput` for an untracked FIFO, socket or device.
-    pub fn open(&self, name: impl AsRef<Utf8Path>) -> Result<B::File, Error> {
+    pub fn open(&self, name: impl AsRef<Path>) -> Result<B::File, Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
@@ -461,7 +780,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// [`Error::NotTracked`] for a name this instance does not track (nothing is removed);
     /// [`Error::Io`] with [`Op::RemoveFile`] when the unlink is refused (a directory or a
     /// mount point at the name): the name stays tracked.
-    pub fn remove(&self, name: impl AsRef<Utf8Path>) -> Result<(), Error> {
+    pub fn remove(&self, name: impl AsRef<Path>) -> Result<(), Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
@@ -485,22 +804,205 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// Stops tracking `name` without touching the file: duplicity's `forget()`, for a file
     /// the caller deleted or wants to keep. Returns whether it was tracked; an unknown name
     /// is logged as a warning, as duplicity does.
-    pub fn forget(&self, name: impl AsRef<Utf8Path>) -> bool {
+    pub fn forget(&self, name: impl AsRef<Path>) -> bool {
         let given = name.as_ref();
         let forgotten = match resolve(&self.path, given) {
             Ok(name) => self.tracked().remove(name),
             Err(_) => false,
         };
         if forgotten {
-            tracing::debug!(path = %given, "forgot temporary file");
+            tracing::debug!(path = %given.display(), "forgot temporary file");
         } else {
-            tracing::warn!(path = %given, "attempt to forget unknown tempfile, probably a bug");
+            tracing::warn!(path = %given.display(), "attempt to forget unknown tempfile, probably a bug");
         }
         forgotten
     }
 
+    /// Tracks `name`, an entry made inside the directory by someone else (code that writes
+    /// by path: a program under test, a tool run there), so that cleanup removes it as it
+    /// removes the files this instance made. A directory can be adopted too, but only
+    /// [`cleanup_all`](Self::cleanup_all) removes one (with what is in it);
+    /// [`cleanup`](Self::cleanup) reports it left in place. Adopting a tracked name again
+    /// changes nothing.
+    ///
+    /// ```
+    /// use tempdir_core::TemporaryDirectory;
+    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    ///
+    /// let fs = MemoryFs::new();
+    /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
+    /// fs.write(tmp.dir().join("report.xml"), "<ok/>")?; // the code under test
+    /// tmp.adopt("report.xml")?;
+    /// assert!(tmp.cleanup().is_complete());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`], [`Error::OutsideDirectory`] or [`Error::NonUtf8Path`] for a
+    /// name that is not one entry of this directory; [`Error::CleanedUp`]; [`Error::Io`]
+    /// with [`Op::Stat`] when nothing is at the name (`NotFound`) or it cannot be looked
+    /// at; [`Error::Reaped`] or [`Error::Replaced`] when that is because the directory is
+    /// gone.
+    pub fn adopt(&self, name: impl AsRef<Path>) -> Result<(), Error> {
+        let name = resolve(&self.path, name.as_ref())?;
+        let handle = self.gate();
+        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        // One look, so that adopting a name that holds nothing (a typo) is said.
+        match self.backend.entry(dir, name) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let missing = io::Error::from(io::ErrorKind::NotFound);
+                return Err(self.failure(dir, Op::Stat, name, missing));
+            }
+            Err(e) => return Err(self.failure(dir, Op::Stat, name, e)),
+        }
+        let mut tracked = self.tracked();
+        if !tracked.contains(name) {
+            let generation = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+            let entry = Entry {
+                generation,
+                created: false,
+            };
+            tracked.insert(name, entry);
+            tracing::debug!(name, dir = %self.path, "adopted entry");
+        }
+        Ok(())
+    }
+
+    /// Gives the directory up: it and every file in it stay where they are, and no cleanup
+    /// ever runs for it (`tempfile::TempDir::keep`). Returns its path. It does not look
+    /// whether the directory is still there; [`status`](Self::status) does, before.
+    pub fn keep(self) -> Utf8PathBuf {
+        // What a cleanup left to retry is given up too: nothing is removed any more.
+        drop(lock(&self.leftovers).take());
+        drop(
+            self.handle
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        self.tracked().clear();
+        tracing::debug!(path = %self.path, "keeping temporary directory");
+        // The drop that follows finds nothing to clean up.
+        self.path.clone()
+    }
+
+    /// Unlinks `name` if it is still tracked as `entry` (a name forgotten, or made again
+    /// since, is left alone), and forgets it. Nothing to do once cleaned up: cleanup
+    /// unlinked it.
+    pub(crate) fn remove_entry(&self, name: &str, entry: Entry) -> Result<(), Error> {
+        let handle = self.gate();
+        let Some(dir) = handle.as_ref() else {
+            return Ok(());
+        };
+        if self.tracked().get(name) != Some(entry) {
+            return Ok(());
+        }
+        match self.backend.remove_file(dir, name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.failure(dir, Op::RemoveFile, name, e)),
+        }
+        self.tracked().remove_if(name, entry);
+        tracing::debug!(name, dir = %self.path, "removed temporary file");
+        Ok(())
+    }
+
+    /// Stops tracking `name` as `entry` because its file is kept; refused once the
+    /// directory's path no longer leads to it, since the path is what the caller keeps.
+    pub(crate) fn keep_entry(&self, name: &str, entry: Entry) -> Result<(), Error> {
+        let handle = self.gate();
+        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        self.check_path(dir)?;
+        self.tracked().remove_if(name, entry);
+        tracing::debug!(name, dir = %self.path, "keeping temporary file");
+        Ok(())
+    }
+
+    /// Moves the tracked `name` to `dest` with one rename through handles, and forgets
+    /// it. With `replace` false, anything at `dest` is left alone and the rename refused.
+    pub(crate) fn persist_entry(
+        &self,
+        name: &str,
+        entry: Entry,
+        dest: &Path,
+        replace: bool,
+    ) -> Result<(), Error> {
+        let dest = name::utf8(dest)?;
+        let (parent, to) = self.destination(dest)?;
+        let handle = self.gate();
+        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let to_dir = if self.backend.ambient_authority() {
+            self.backend.open_dir_ambient(parent)
+        } else {
+            self.backend.open_dir_beneath(parent)
+        }
+        .map_err(|e| Error::io(Op::Persist, parent_for_messages(dest), e))?;
+        if let Err(e) = self.backend.rename_to(dir, name, &to_dir, to, replace) {
+            let path = || join(&self.path, name);
+            let dest = dest.to_owned();
+            return Err(match e.kind() {
+                io::ErrorKind::AlreadyExists if !replace => Error::AlreadyExists { path: dest },
+                io::ErrorKind::CrossesDevices => Error::CrossesDevices { path: path(), dest },
+                io::ErrorKind::NotFound => match self.check_path(dir) {
+                    Err(gone) => gone,
+                    // Either ours is gone from its name (a reaper) or the destination's
+                    // directory was removed meanwhile: a look says which.
+                    Ok(()) => match self.backend.entry(dir, name) {
+                        Ok(None) => Error::Vanished { path: path() },
+                        _ => Error::io(Op::Persist, dest, e),
+                    },
+                },
+                _ => Error::io(Op::Persist, dest, e),
+            });
+        }
+        self.tracked().remove_if(name, entry);
+        tracing::debug!(name, dest = %dest, "persisted temporary file");
+        Ok(())
+    }
+
+    /// Splits `dest` into the directory to open and the name in it. With ambient authority
+    /// the directory is the one named; without, it must lie beneath the root (lexically:
+    /// no `..`), and is named relative to it.
+    fn destination<'a>(&self, dest: &'a Utf8Path) -> Result<(&'a Utf8Path, &'a str), Error> {
+        let invalid = |reason| Error::InvalidName {
+            name: dest.to_string(),
+            reason,
+        };
+        // `a/b/` and `a/b/.` name the directory `b`, not an entry to make in it.
+        let to = match dest.file_name() {
+            Some(to) if dest.as_str().ends_with(to) => to,
+            _ => return Err(invalid("does not end with a file name")),
+        };
+        if to.len() > name::NAME_MAX {
+            return Err(invalid("longer than 255 bytes"));
+        }
+        let parent = dest.parent().unwrap_or(Utf8Path::new(""));
+        if self.backend.ambient_authority() {
+            if parent.as_str().is_empty() {
+                return Ok((Utf8Path::new("."), to));
+            }
+            return Ok((parent, to));
+        }
+        let outside = || Error::OutsideRoot {
+            path: dest.to_owned(),
+            root: self.backend.root().to_owned(),
+        };
+        let beneath = parent
+            .strip_prefix(self.backend.root())
+            .map_err(|_| outside())?;
+        if beneath
+            .components()
+            .any(|c| !matches!(c, camino::Utf8Component::Normal(_)))
+        {
+            return Err(outside());
+        }
+        Ok((beneath, to))
+    }
+
     /// Whether `name` is tracked: handed out or created, and neither forgotten nor removed.
-    pub fn is_tracked(&self, name: impl AsRef<Utf8Path>) -> bool {
+    pub fn is_tracked(&self, name: impl AsRef<Path>) -> bool {
         resolve(&self.path, name.as_ref()).is_ok_and(|name| self.tracked().contains(name))
     }
 
@@ -610,10 +1112,10 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
     }
 
-    /// `kind-XXXXXXXX-N` and `N`, the generation it is tracked at.
-    fn next_name(&self, kind: &str) -> (String, u64) {
+    /// `{prefix}XXXXXXXX-N{suffix}` and `N`, the generation it is tracked at.
+    fn next_name(&self, prefix: &str, suffix: &str) -> (String, u64) {
         let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        (name::file_name(kind, self.random.next(), n), n)
+        (name::file_name(prefix, self.random.next(), n, suffix), n)
     }
 
     pub(crate) fn tracked(&self) -> MutexGuard<'_, Tracked> {
@@ -654,6 +1156,8 @@ struct MadeDir<D> {
     /// The umask took bits from the owner: files need their mode set through the
     /// descriptor too.
     umask_takes_owner_bits: bool,
+    /// The platform has permission bits.
+    has_modes: bool,
 }
 
 /// Opens the directory just made at `name` and makes sure it is ours: a directory, owned by
@@ -712,6 +1216,7 @@ fn open_made_dir<B: Backend>(
         id: meta.id,
         umask_takes_owner_bits: repaired
             || meta.mode.is_some_and(|mode| mode & DIR_MODE != DIR_MODE),
+        has_modes: meta.mode.is_some(),
     })
 }
 
@@ -773,6 +1278,22 @@ impl<B: Backend> Drop for TemporaryDirectory<B> {
     /// Cleans up, as [`cleanup`](Self::cleanup) does; what it reports is logged.
     fn drop(&mut self) {
         let _ = self.cleanup();
+    }
+}
+
+/// The directory's path, so that a `TemporaryDirectory` goes wherever a path does
+/// (`std::fs`, `Command::current_dir`), as `tempfile::TempDir` does.
+impl<B: Backend> AsRef<Path> for TemporaryDirectory<B> {
+    fn as_ref(&self) -> &Path {
+        self.path.as_std_path()
+    }
+}
+
+/// The directory holding `dest`, for messages.
+fn parent_for_messages(dest: &Utf8Path) -> Utf8PathBuf {
+    match dest.parent() {
+        Some(parent) if !parent.as_str().is_empty() => parent.to_owned(),
+        _ => Utf8PathBuf::from("."),
     }
 }
 

@@ -34,6 +34,13 @@ pub enum Op {
     ///
     /// [`keep_alive`]: crate::TemporaryDirectory::keep_alive
     SetTimes,
+    /// Opening a directory inside the temporary directory (removing untracked entries).
+    OpenDir,
+    /// Moving a file out of the temporary directory ([`persist`]): opening the
+    /// destination's directory, or the rename itself.
+    ///
+    /// [`persist`]: crate::NamedTempFile::persist
+    Persist,
 }
 
 impl Op {
@@ -52,6 +59,8 @@ impl Op {
             Op::SetMode => "set the mode of",
             Op::Rename => "rename",
             Op::SetTimes => "set times",
+            Op::OpenDir => "open directory",
+            Op::Persist => "persist",
         }
     }
 }
@@ -194,6 +203,35 @@ pub enum Error {
         /// The setting.
         what: &'static str,
     },
+    /// [`persist`](crate::NamedTempFile::persist) was asked to move a file to another
+    /// filesystem. A rename cannot do that, and the file is never copied instead: copy it
+    /// yourself, or make the temporary file on the destination's filesystem
+    /// (`NamedTempFile::new_in`).
+    #[error("cannot move {path} to {dest}: another filesystem")]
+    CrossesDevices {
+        /// The temporary file.
+        path: Utf8PathBuf,
+        /// The destination asked for.
+        dest: Utf8PathBuf,
+    },
+    /// A destination outside the root of a backend that has no ambient authority (one made
+    /// from a directory handle): it can name nothing beyond that directory.
+    #[error("{path} is outside {root}, the only directory this backend may open")]
+    OutsideRoot {
+        /// The destination as given.
+        path: Utf8PathBuf,
+        /// The backend's root.
+        root: Utf8PathBuf,
+    },
+    /// Permission bits that cannot be used: bits beyond `0o7777`, or anything but `0o700`
+    /// for the directory, whose privacy every other defence relies on.
+    #[error("invalid mode {mode:o}: {reason}")]
+    InvalidMode {
+        /// The mode as given.
+        mode: u32,
+        /// Why it is refused.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -215,5 +253,47 @@ impl Error {
 
     pub(crate) fn io(op: Op, path: Utf8PathBuf, source: io::Error) -> Self {
         Error::Io { op, path, source }
+    }
+
+    /// The [`io::ErrorKind`] this error stands for when it becomes an [`io::Error`]: the
+    /// operating system's for [`Error::Io`], else the nearest kind.
+    ///
+    /// | variant | kind |
+    /// |---|---|
+    /// | `Io` | the source's |
+    /// | `InvalidName`, `OutsideDirectory`, `NotTracked`, `NonUtf8Path`, `InvalidMode` | `InvalidInput` |
+    /// | `AlreadyExists`, `TooManyCollisions` | `AlreadyExists` |
+    /// | `UnsafeRoot`, `OutsideRoot` | `PermissionDenied` |
+    /// | `CleanedUp`, `Reaped`, `Replaced`, `Vanished` | `NotFound` |
+    /// | `Swapped`, `AlreadyInitialized` | `Other` |
+    /// | `CrossesDevices` | `CrossesDevices` |
+    pub fn kind(&self) -> io::ErrorKind {
+        use io::ErrorKind as K;
+        match self {
+            Error::Io { source, .. } => source.kind(),
+            Error::InvalidName { .. }
+            | Error::OutsideDirectory { .. }
+            | Error::NotTracked { .. }
+            | Error::NonUtf8Path { .. }
+            | Error::InvalidMode { .. } => K::InvalidInput,
+            Error::AlreadyExists { .. } | Error::TooManyCollisions { .. } => K::AlreadyExists,
+            Error::UnsafeRoot { .. } | Error::OutsideRoot { .. } => K::PermissionDenied,
+            // The directory or the file this instance made is not where it was.
+            Error::CleanedUp
+            | Error::Reaped { .. }
+            | Error::Replaced { .. }
+            | Error::Vanished { .. } => K::NotFound,
+            Error::CrossesDevices { .. } => K::CrossesDevices,
+            Error::Swapped { .. } | Error::AlreadyInitialized { .. } => K::Other,
+        }
+    }
+}
+
+/// So that `?` works in functions returning [`io::Result`]: the kind is
+/// [`Error::kind`], and the error itself is kept inside (`get_ref`, `into_inner`), path and
+/// all.
+impl From<Error> for io::Error {
+    fn from(error: Error) -> Self {
+        io::Error::new(error.kind(), error)
     }
 }

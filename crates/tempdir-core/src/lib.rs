@@ -28,6 +28,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+// docs.rs shows which feature or platform each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod backend;
@@ -36,6 +38,7 @@ mod cleanup;
 mod dir;
 mod error;
 mod name;
+mod named;
 
 pub use backend::{Backend, FileId, FileKind, Meta, OpenRoot};
 pub use buf_file::BufFile;
@@ -43,3 +46,4 @@ pub use camino::{Utf8Path, Utf8PathBuf};
 pub use cleanup::CleanupReport;
 pub use dir::{Builder, DEFAULT_PREFIX, DirStatus, TemporaryDirectory};
 pub use error::{Error, Op, RootProblem};
+pub use named::{DirRef, NamedTempFile, PersistError};

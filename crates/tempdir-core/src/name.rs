@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::path::Path;
+
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::Error;
@@ -75,12 +77,38 @@ pub(crate) fn check_affixes(prefix: &str, suffix: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The longest counter a file name carries: `-` and `u64::MAX`'s 20 digits.
+const COUNTER_MAX_LEN: usize = 21;
+
+/// Checks a file-name prefix and suffix: each fits inside one component, and so does
+/// prefix + random part + counter + suffix.
+pub(crate) fn check_file_affixes(prefix: &str, suffix: &str) -> Result<(), Error> {
+    check_affix(prefix)?;
+    check_affix(suffix)?;
+    if prefix.len() + RANDOM_LEN + COUNTER_MAX_LEN + suffix.len() > NAME_MAX {
+        return Err(Error::InvalidName {
+            name: format!("{prefix}{}-N{suffix}", "X".repeat(RANDOM_LEN)),
+            reason: "longer than 255 bytes with the random part and the counter",
+        });
+    }
+    Ok(())
+}
+
+/// `given` as UTF-8, or [`Error::NonUtf8Path`].
+pub(crate) fn utf8(given: &Path) -> Result<&Utf8Path, Error> {
+    Utf8Path::from_path(given).ok_or_else(|| Error::NonUtf8Path {
+        path: given.to_owned(),
+    })
+}
+
 /// Resolves a name a user hands back to the bare entry name inside `dir`.
 ///
 /// Accepted: the full path this instance handed out (`dir` + `/` + name) or the bare name.
 /// Anything with a directory part of its own is [`Error::OutsideDirectory`]; what can never
-/// be an entry name is [`Error::InvalidName`].
-pub(crate) fn resolve<'a>(dir: &Utf8Path, given: &'a Utf8Path) -> Result<&'a str, Error> {
+/// be an entry name is [`Error::InvalidName`]; what is not UTF-8 is
+/// [`Error::NonUtf8Path`].
+pub(crate) fn resolve<'a>(dir: &Utf8Path, given: &'a Path) -> Result<&'a str, Error> {
+    let given = utf8(given)?;
     let text = given.as_str();
     let candidate = match text
         .strip_prefix(dir.as_str())
@@ -171,25 +199,40 @@ pub(crate) fn process_id() -> u32 {
     0
 }
 
-/// `{kind}-{random}-{n}`: duplicity's `mkstemp-XXXXXXXX-N`. The counter makes it unique for
-/// this instance, the random part unguessable for everyone else.
-pub(crate) fn file_name(kind: &str, random: u64, n: u64) -> String {
-    let mut name = String::with_capacity(kind.len() + RANDOM_LEN + 22);
-    name.push_str(kind);
-    name.push('-');
+/// `{prefix}{random}-{n}{suffix}`: duplicity's `mkstemp-XXXXXXXX-N` for the prefix
+/// `mkstemp-`. The counter makes it unique for this instance, the random part unguessable
+/// for everyone else.
+pub(crate) fn file_name(prefix: &str, random: u64, n: u64, suffix: &str) -> String {
+    let mut name =
+        String::with_capacity(prefix.len() + RANDOM_LEN + COUNTER_MAX_LEN + suffix.len());
+    name.push_str(prefix);
     push_random(&mut name, random);
     // Writing to a String cannot fail.
     let _ = write!(name, "-{n}");
+    name.push_str(suffix);
     name
 }
 
-/// The names an instance tracks, each with the generation it was tracked at (the counter
-/// of the name that made it), so that a `remove` racing a `create` of the same name
-/// forgets only what it removed, and whether this instance created the file (a `mktemp`
-/// name is created by the caller, or never). Iterates in name order, so a seeded run
-/// replays exactly.
+/// The names an instance tracks, in the order they were tracked.
+///
+/// Each name is kept with its generation, the counter value it was tracked at (the counter
+/// its own name carries, for the names this crate makes), and whether this instance
+/// created the file (a `mktemp` name is created by the caller, or never). The generation
+/// lets a `remove` racing a `create` of the same name forget only what it removed.
+///
+/// The set is ordered by generation, not by name: a new name is an append at the hot end
+/// of the map, where a name-ordered map compares random strings behind cold pointers on
+/// every insert; cleanup unlinks in creation order, which is the kernel's cheapest order;
+/// and iteration is in a fixed order, so a seeded run replays exactly. A name is found
+/// through the counter it ends with; names that do not end with their own generation
+/// (given by the caller, or with a suffix) are found through a second map.
 #[derive(Default)]
-pub(crate) struct Tracked(BTreeMap<Box<str>, Entry>);
+pub(crate) struct Tracked {
+    /// Every tracked name, keyed by `generation << 1 | created`.
+    by_generation: BTreeMap<u64, Box<str>>,
+    /// The generation of each name that does not end with it.
+    by_name: BTreeMap<Box<str>, u64>,
+}
 
 /// What the tracked set knows of a name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,40 +241,103 @@ pub(crate) struct Entry {
     pub(crate) created: bool,
 }
 
+impl Entry {
+    fn key(self) -> u64 {
+        self.generation << 1 | u64::from(self.created)
+    }
+
+    fn from_key(key: u64) -> Entry {
+        Entry {
+            generation: key >> 1,
+            created: key & 1 == 1,
+        }
+    }
+}
+
+/// The counter a name ends with (`…-N`), if it ends with one.
+fn trailing_generation(name: &str) -> Option<u64> {
+    let (_, digits) = name.rsplit_once('-')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 impl Tracked {
+    /// Tracks `name` as `entry`, in place of what it was tracked as before.
     pub(crate) fn insert(&mut self, name: &str, entry: Entry) {
-        self.0.insert(name.into(), entry);
+        self.remove(name);
+        self.by_generation.insert(entry.key(), name.into());
+        if trailing_generation(name) != Some(entry.generation) {
+            self.by_name.insert(name.into(), entry.generation);
+        }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Entry> {
-        self.0.get(name).copied()
+        let generation = match trailing_generation(name) {
+            Some(generation) => self
+                .lookup(name, generation)
+                .map(|entry| entry.generation)
+                .or_else(|| self.by_name.get(name).copied())?,
+            None => *self.by_name.get(name)?,
+        };
+        self.lookup(name, generation)
+    }
+
+    /// The entry at `generation`, if it holds `name`.
+    fn lookup(&self, name: &str, generation: u64) -> Option<Entry> {
+        let keys = generation << 1..=generation << 1 | 1;
+        self.by_generation
+            .range(keys)
+            .find(|(_, tracked)| &***tracked == name)
+            .map(|(&key, _)| Entry::from_key(key))
     }
 
     pub(crate) fn contains(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+        self.get(name).is_some()
     }
 
     pub(crate) fn remove(&mut self, name: &str) -> bool {
-        self.0.remove(name).is_some()
+        match self.get(name) {
+            Some(entry) => {
+                self.forget(name, entry);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Forgets `name` if it is still tracked as `entry`.
     pub(crate) fn remove_if(&mut self, name: &str, entry: Entry) {
         if self.get(name) == Some(entry) {
-            self.0.remove(name);
+            self.forget(name, entry);
+        }
+    }
+
+    fn forget(&mut self, name: &str, entry: Entry) {
+        self.by_generation.remove(&entry.key());
+        if trailing_generation(name) != Some(entry.generation) {
+            self.by_name.remove(name);
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.by_generation.len()
     }
 
+    /// Forgets every name.
+    pub(crate) fn clear(&mut self) {
+        *self = Tracked::default();
+    }
+
+    /// Every tracked name, oldest first.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(|name| &**name)
+        self.by_generation.values().map(|name| &**name)
     }
 
+    /// Every tracked name, oldest first.
     pub(crate) fn into_names(self) -> impl Iterator<Item = Box<str>> {
-        self.0.into_keys()
+        self.by_generation.into_values()
     }
 }
 
@@ -304,11 +410,40 @@ mod tests {
 
     #[test]
     fn file_names_carry_kind_random_part_and_counter() {
-        assert_eq!(file_name("mkstemp", 0, 0), "mkstemp-aaaaaaaa-0");
+        assert_eq!(file_name("mkstemp-", 0, 0, ""), "mkstemp-aaaaaaaa-0");
         assert_eq!(
-            file_name("mktemp", 35, u64::MAX),
+            file_name("mktemp-", 35, u64::MAX, ""),
             format!("mktemp-9aaaaaaa-{}", u64::MAX)
         );
+        assert_eq!(file_name("x", 0, 7, ".txt"), "xaaaaaaaa-7.txt");
+    }
+
+    #[test]
+    fn file_affixes_leave_room_for_random_part_and_counter() {
+        assert!(check_file_affixes("", "").is_ok());
+        let longest = "p".repeat(NAME_MAX - RANDOM_LEN - COUNTER_MAX_LEN);
+        assert!(check_file_affixes(&longest, "").is_ok());
+        let name = file_name(&longest, u64::MAX, u64::MAX, "");
+        assert_eq!(name.len(), NAME_MAX);
+        assert!(matches!(
+            check_file_affixes(&longest, "s"),
+            Err(Error::InvalidName { .. })
+        ));
+        assert!(matches!(
+            check_file_affixes("a/b", ""),
+            Err(Error::InvalidName { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_names_are_a_typed_error() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = Path::new(std::ffi::OsStr::from_bytes(b"a\xff"));
+        assert!(matches!(
+            resolve(dir(), bad),
+            Err(Error::NonUtf8Path { .. })
+        ));
     }
 
     #[test]
@@ -320,6 +455,65 @@ mod tests {
         assert_ne!(first, (0..4).map(|_| other.next()).collect::<Vec<_>>());
         let (c, d) = (Random::new(None), Random::new(None));
         assert_ne!(c.next(), d.next());
+    }
+
+    #[test]
+    fn tracked_names_are_found_by_their_counter_or_by_name_and_kept_in_creation_order() {
+        let mut tracked = Tracked::default();
+        let made = |generation| Entry {
+            generation,
+            created: true,
+        };
+        tracked.insert("mkstemp-aaaaaaaa-2", made(2));
+        tracked.insert("given.txt", made(3));
+        tracked.insert("mkstemp-bbbbbbbb-1", made(1));
+        // A name that ends with another generation than its own, and a suffixed one.
+        tracked.insert("mkstemp-cccccccc-9", made(4));
+        tracked.insert("xdddddddd-5.txt", made(5));
+        let mktemp = Entry {
+            generation: 6,
+            created: false,
+        };
+        tracked.insert("mktemp-eeeeeeee-6", mktemp);
+        assert_eq!(tracked.len(), 6);
+        assert_eq!(tracked.get("mkstemp-cccccccc-9"), Some(made(4)));
+        assert_eq!(tracked.get("given.txt"), Some(made(3)));
+        assert_eq!(tracked.get("mktemp-eeeeeeee-6"), Some(mktemp));
+        assert_eq!(
+            tracked.get("mkstemp-zzzzzzzz-2"),
+            None,
+            "same counter, other name"
+        );
+        assert_eq!(
+            tracked.names().collect::<Vec<_>>(),
+            [
+                "mkstemp-bbbbbbbb-1",
+                "mkstemp-aaaaaaaa-2",
+                "given.txt",
+                "mkstemp-cccccccc-9",
+                "xdddddddd-5.txt",
+                "mktemp-eeeeeeee-6"
+            ]
+        );
+        // Tracked again (created at last): one entry, at its new place.
+        tracked.insert("mktemp-eeeeeeee-6", made(7));
+        assert_eq!(tracked.len(), 6);
+        assert_eq!(tracked.get("mktemp-eeeeeeee-6"), Some(made(7)));
+        for name in [
+            "given.txt",
+            "mkstemp-cccccccc-9",
+            "xdddddddd-5.txt",
+            "mkstemp-aaaaaaaa-2",
+        ] {
+            assert!(tracked.remove(name), "{name}");
+            assert!(!tracked.contains(name), "{name}");
+        }
+        assert_eq!(
+            tracked.by_name.len(),
+            1,
+            "only the mktemp name tracked again"
+        );
+        assert_eq!(tracked.len(), 2);
     }
 
     #[test]

@@ -44,8 +44,10 @@ pub struct BackendOp {
     /// The entry's name, for the operations that take one (`touch` of the directory
     /// itself takes none), and the file's for reads, writes and `set_file_mode`.
     pub name: Option<String>,
-    /// The new name, for `rename_at`.
+    /// The new name, for `rename_at` and `rename_to`.
     pub to: Option<String>,
+    /// The directory the new name is in, for `rename_to` (`rename_at` stays in `dir`).
+    pub to_dir: Option<Utf8PathBuf>,
     /// The mode asked for, for `make_dir`, `create_file` and the `set_*mode*` calls.
     pub mode: Option<u32>,
     /// The buffer's length, for reads and writes.
@@ -60,6 +62,7 @@ impl BackendOp {
             dir: dir.to_owned(),
             name: None,
             to: None,
+            to_dir: None,
             mode: None,
             len: None,
         }
@@ -118,7 +121,8 @@ impl fmt::Display for BackendOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.op, self.path())?;
         if let Some(to) = &self.to {
-            write!(f, " {}", self.dir.join(to))?;
+            let to_dir = self.to_dir.as_ref().unwrap_or(&self.dir);
+            write!(f, " {}", to_dir.join(to))?;
         }
         if let Some(mode) = self.mode {
             write!(f, " mode={mode:o}")?;
@@ -161,6 +165,8 @@ pub struct MemoryBackend {
     fs: MemoryFs,
     root_path: Utf8PathBuf,
     root: Handle,
+    /// Opened by path, as with ambient authority; `false` models a host's granted handle.
+    ambient: bool,
 }
 
 impl fmt::Debug for MemoryBackend {
@@ -169,6 +175,7 @@ impl fmt::Debug for MemoryBackend {
             .field("root", &self.root_path)
             .field("ino", &self.root.ino)
             .field("uid", &self.fs.uid())
+            .field("ambient", &self.ambient)
             .finish()
     }
 }
@@ -199,7 +206,7 @@ impl MemoryDir {
 
     /// Its identity.
     pub fn id(&self) -> FileId {
-        crate::state::file_id(self.handle.ino)
+        self.handle.id()
     }
 
     /// Whether this handle holds a shared `flock`.
@@ -234,6 +241,7 @@ impl MemoryBackend {
                 fs: fs.clone(),
                 root_path,
                 root: Handle::new(fs, ino),
+                ambient: true,
             }),
             Err(errno) => Err(Error::Io {
                 op: Op::OpenRoot,
@@ -246,6 +254,27 @@ impl MemoryBackend {
     /// The filesystem it works on (the view it acts as).
     pub fn fs(&self) -> &MemoryFs {
         &self.fs
+    }
+
+    /// The same backend without ambient authority, as a host that holds only the root's
+    /// handle (`CapStdBackend::from_dir`): it can open nothing outside the root, so a
+    /// destination elsewhere is refused by the core.
+    ///
+    /// ```
+    /// use tempdir_core::{Error, TemporaryDirectory};
+    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    ///
+    /// let fs = MemoryFs::new();
+    /// let backend = MemoryBackend::new(&fs, "/tmp")?.without_ambient_authority();
+    /// let tmp = TemporaryDirectory::with_backend(backend)?;
+    /// let failed = tmp.named_tempfile()?.persist("/etc/passwd").unwrap_err();
+    /// assert!(matches!(failed.error, Error::OutsideRoot { .. }));
+    /// failed.file.persist("/tmp/inside").map_err(|failed| failed.error)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn without_ambient_authority(mut self) -> Self {
+        self.ambient = false;
+        self
     }
 
     /// The full metadata of the directory behind a handle (`fstat`), without a hook, a
@@ -451,5 +480,110 @@ impl Backend for MemoryBackend {
             .fs
             .backend_call(&op, |state, actor| state.list_at(actor, dir.handle.ino))?;
         Ok(names.into_iter().map(OsString::from).collect())
+    }
+
+    /// `O_TMPFILE`: an inode no entry names. Its [`MemoryFile::path`] is the directory's
+    /// path joined with `<unnamed N>` (N its inode number), for traces and faults.
+    fn create_unnamed(&self, dir: &MemoryDir, mode: u32) -> io::Result<MemoryFile> {
+        self.check_dir(dir)?;
+        let op = BackendOp::new(FaultOp::CreateUnnamed, &dir.path).with_mode(mode);
+        let Ino(ino) = self.fs.backend_call(&op, |state, actor| {
+            state
+                .create_unnamed_at(actor, dir.handle.ino, mode)
+                .map(Ino)
+        })?;
+        let handle = Handle::new(&self.fs, ino);
+        let path = dir.path.join(format!("<unnamed {ino}>"));
+        Ok(MemoryFile::new(&self.fs, handle, path, false))
+    }
+
+    /// True, but for a backend made [`without_ambient_authority`](Self::without_ambient_authority).
+    fn ambient_authority(&self) -> bool {
+        self.ambient
+    }
+
+    /// Resolves `path` from `/` as an outside actor would (following symlinks), needing
+    /// only search permission along the way, as `O_PATH` does.
+    fn open_dir_ambient(&self, path: &Utf8Path) -> io::Result<MemoryDir> {
+        if !self.ambient {
+            return Err(Errno::EACCES.into());
+        }
+        let op = BackendOp::new(FaultOp::OpenDirAmbient, path);
+        let opened = self.fs.backend_call(&op, |state, actor| {
+            state
+                .open_dir_path(actor, path)
+                .map(|ino| Opened(ino, FileKind::Dir))
+        })?;
+        Ok(self.opened_dir(opened.0))
+    }
+
+    /// Resolves the relative `path` from the root's handle; what resolves outside the root
+    /// is `EACCES`, as cap-std's sandbox reports an escape.
+    fn open_dir_beneath(&self, path: &Utf8Path) -> io::Result<MemoryDir> {
+        let op = self
+            .root_op(FaultOp::OpenDirBeneath)
+            .with_name(path.as_str());
+        let root = self.root.ino;
+        let opened = self.fs.backend_call(&op, |state, actor| {
+            state
+                .open_dir_beneath(actor, root, path)
+                .map(|ino| Opened(ino, FileKind::Dir))
+        })?;
+        Ok(self.opened_dir(opened.0))
+    }
+
+    fn rename_to(
+        &self,
+        dir: &MemoryDir,
+        name: &str,
+        to_dir: &MemoryDir,
+        to: &str,
+        replace: bool,
+    ) -> io::Result<()> {
+        self.check_dir(dir)?;
+        self.check_dir(to_dir)?;
+        let mut op = BackendOp::new(FaultOp::RenameTo, &dir.path)
+            .with_name(name)
+            .with_to(to);
+        op.to_dir = Some(to_dir.path.clone());
+        let (from, into) = (dir.handle.ino, to_dir.handle.ino);
+        self.fs.backend_call(&op, |state, actor| {
+            state.rename_between(actor, (from, name), (into, to), replace)
+        })
+    }
+
+    /// `openat(O_DIRECTORY|O_NOFOLLOW)` relative to `dir`: traced and faulted as
+    /// [`FaultOp::OpenDir`], the same call as `open_dir`'s on another handle.
+    fn open_subdir(&self, dir: &MemoryDir, name: &str) -> io::Result<MemoryDir> {
+        self.check_dir(dir)?;
+        let op = BackendOp::new(FaultOp::OpenDir, &dir.path).with_name(name);
+        let Ino(ino) = self.fs.backend_call(&op, |state, actor| {
+            state.open_dir_at(actor, dir.handle.ino, name).map(Ino)
+        })?;
+        Ok(MemoryDir {
+            handle: Handle::new(&self.fs, ino),
+            path: dir.path.join(name),
+        })
+    }
+
+    /// `unlinkat(AT_REMOVEDIR)` relative to `dir`: traced and faulted as
+    /// [`FaultOp::RemoveDir`].
+    fn remove_subdir(&self, dir: &MemoryDir, name: &str) -> io::Result<()> {
+        self.check_dir(dir)?;
+        let op = BackendOp::new(FaultOp::RemoveDir, &dir.path).with_name(name);
+        self.fs.backend_call(&op, |state, actor| {
+            state.remove_dir_at(actor, dir.handle.ino, name)
+        })
+    }
+}
+
+impl MemoryBackend {
+    /// A handle on a directory just opened by path: its path is its real one.
+    fn opened_dir(&self, ino: u64) -> MemoryDir {
+        let path = self.fs.lock().dir_path(ino);
+        MemoryDir {
+            handle: Handle::new(&self.fs, ino),
+            path,
+        }
     }
 }

@@ -65,6 +65,8 @@ pub enum Errno {
     ENOTEMPTY = 39,
     /// Too many levels of symbolic links (40): a loop, or `O_NOFOLLOW` on a symlink.
     ELOOP = 40,
+    /// Operation not supported (95): a filesystem without `O_TMPFILE`, for one.
+    EOPNOTSUPP = 95,
     /// Disk quota exceeded (122).
     EDQUOT = 122,
 }
@@ -102,6 +104,7 @@ impl Errno {
             Errno::ENAMETOOLONG => "ENAMETOOLONG",
             Errno::ENOTEMPTY => "ENOTEMPTY",
             Errno::ELOOP => "ELOOP",
+            Errno::EOPNOTSUPP => "EOPNOTSUPP",
             Errno::EDQUOT => "EDQUOT",
         }
     }
@@ -147,6 +150,7 @@ impl Errno {
             Errno::EMLINK => K::TooManyLinks,
             Errno::ENOTEMPTY => K::DirectoryNotEmpty,
             Errno::EDQUOT => K::QuotaExceeded,
+            Errno::EOPNOTSUPP => K::Unsupported,
             // `FilesystemLoop` and `NotSeekable` are unstable and `InvalidFilename` newer
             // than our MSRV; std says `Uncategorized` for the rest. `Other` is the closest we
             // may name.
@@ -161,7 +165,7 @@ impl Errno {
     }
 }
 
-const ALL: [Errno; 25] = [
+const ALL: [Errno; 26] = [
     Errno::EPERM,
     Errno::ENOENT,
     Errno::EINTR,
@@ -186,6 +190,7 @@ const ALL: [Errno; 25] = [
     Errno::ENAMETOOLONG,
     Errno::ENOTEMPTY,
     Errno::ELOOP,
+    Errno::EOPNOTSUPP,
     Errno::EDQUOT,
 ];
 

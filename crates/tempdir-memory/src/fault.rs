@@ -56,10 +56,19 @@ pub enum FaultOp {
     Read,
     /// `Write::write` on a [`MemoryFile`](crate::MemoryFile).
     Write,
+    /// `Backend::create_unnamed` (`O_TMPFILE`).
+    CreateUnnamed,
+    /// `Backend::rename_to`, between two directory handles.
+    RenameTo,
+    /// `Backend::open_dir_ambient`, by path.
+    OpenDirAmbient,
+    /// `Backend::open_dir_beneath`, relative to the root's handle.
+    OpenDirBeneath,
 }
 
 impl FaultOp {
-    /// Every operation, in declaration order.
+    /// The operations of making, using and cleaning up a directory and its tracked files,
+    /// in declaration order; [`EXTRA`](Self::EXTRA) has the others.
     pub const ALL: [FaultOp; 19] = [
         FaultOp::RootMeta,
         FaultOp::RootEntry,
@@ -80,6 +89,17 @@ impl FaultOp {
         FaultOp::List,
         FaultOp::Read,
         FaultOp::Write,
+    ];
+
+    /// The operations behind named and unnamed temporary files' `persist` and `tempfile`,
+    /// which came after [`ALL`](Self::ALL); `ALL` keeps its length for code that sized an
+    /// array by it. `Backend::open_subdir` and `remove_subdir` are [`OpenDir`](Self::OpenDir)
+    /// and [`RemoveDir`](Self::RemoveDir) on another handle.
+    pub const EXTRA: [FaultOp; 4] = [
+        FaultOp::CreateUnnamed,
+        FaultOp::RenameTo,
+        FaultOp::OpenDirAmbient,
+        FaultOp::OpenDirBeneath,
     ];
 
     /// The name used in traces: the `Backend` method's (`"create_file"`), or `"read"` and
@@ -105,6 +125,10 @@ impl FaultOp {
             FaultOp::List => "list",
             FaultOp::Read => "read",
             FaultOp::Write => "write",
+            FaultOp::CreateUnnamed => "create_unnamed",
+            FaultOp::RenameTo => "rename_to",
+            FaultOp::OpenDirAmbient => "open_dir_ambient",
+            FaultOp::OpenDirBeneath => "open_dir_beneath",
         }
     }
 }

@@ -92,7 +92,7 @@ impl MemoryFile {
 
     /// Its identity.
     pub fn id(&self) -> FileId {
-        crate::state::file_id(self.handle.ino)
+        self.handle.id()
     }
 
     /// The path it was created or opened at (it may lead elsewhere by now).

@@ -141,6 +141,12 @@ impl Outcome for Vec<String> {
     }
 }
 
+impl Outcome for u64 {
+    fn describe(&self) -> String {
+        format!("{self:#x}")
+    }
+}
+
 impl Outcome for Utf8PathBuf {
     fn describe(&self) -> String {
         self.to_string()
@@ -355,6 +361,35 @@ impl MemoryFs {
             format!("create_dir {path} mode={mode:o}"),
             |state, actor| state.create_dir(actor, path, mode),
         )
+    }
+
+    /// Makes the directory `path` as [`create_dir`](Self::create_dir) does, as the root of
+    /// a filesystem of its own (a mount): what is made under it has another `dev`
+    /// (returned), and renaming or hard-linking between it and anywhere else fails with
+    /// `EXDEV` (`CrossesDevices`). It is otherwise an ordinary directory (a mount point's
+    /// `EBUSY` is not modelled).
+    ///
+    /// ```
+    /// use tempdir_memory::MemoryFs;
+    ///
+    /// let fs = MemoryFs::new();
+    /// let dev = fs.create_device_dir("/tmp/usb")?;
+    /// assert_ne!(dev, MemoryFs::DEV);
+    /// fs.write("/tmp/a", "x")?;
+    /// let err = fs.rename("/tmp/a", "/tmp/usb/a").unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::CrossesDevices);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`create_dir`](Self::create_dir).
+    pub fn create_device_dir(&self, path: impl AsRef<Utf8Path>) -> io::Result<u64> {
+        let path = path.as_ref();
+        self.outside(format!("create_device_dir {path}"), |state, actor| {
+            let mode = state.default_dir_mode();
+            state.create_device_dir(actor, path, mode)
+        })
     }
 
     /// Makes a FIFO at `path` with mode `0666 & !umask`, owned by this view's uid, like
@@ -661,17 +696,30 @@ impl MemoryFs {
 pub(crate) struct Handle {
     shared: Arc<Shared>,
     pub(crate) ino: u64,
+    /// The inode's device, which never changes once anything can open it.
+    dev: u64,
     /// Whether this handle holds a shared `flock`.
     locked: AtomicBool,
 }
 
 impl Handle {
-    /// Wraps an inode the state already retained for this handle.
+    /// Wraps an inode the state already retained for this handle. Takes the state's lock
+    /// for a moment: never call it with the lock held.
     pub(crate) fn new(fs: &MemoryFs, ino: u64) -> Handle {
+        let dev = fs.lock().inode(ino).dev;
         Handle {
             shared: Arc::clone(&fs.shared),
             ino,
+            dev,
             locked: AtomicBool::new(false),
+        }
+    }
+
+    /// The identity of the inode it holds, without taking the state's lock.
+    pub(crate) fn id(&self) -> tempdir_core::FileId {
+        tempdir_core::FileId {
+            dev: self.dev,
+            ino: self.ino,
         }
     }
 

@@ -47,6 +47,8 @@
 //! Errors are `io::Error`s whose `raw_os_error()` is the Linux errno and whose `kind()` is
 //! what std says for it on Linux; [`Errno::of`] recovers the number on every target.
 #![forbid(unsafe_code)]
+// docs.rs shows which feature or platform each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod backend;

@@ -23,7 +23,8 @@ pub struct MemoryMetadata {
     pub len: u64,
     /// The inode number (`st_ino`): never reused within one filesystem.
     pub ino: u64,
-    /// The device (`st_dev`): [`MemoryFs::DEV`](crate::MemoryFs::DEV) for every entry.
+    /// The device (`st_dev`): [`MemoryFs::DEV`](crate::MemoryFs::DEV), but for entries
+    /// under a directory made with [`create_device_dir`](crate::MemoryFs::create_device_dir).
     pub dev: u64,
     /// The link count: 0 once the last name is gone (an open handle keeps the inode), 2 +
     /// subdirectories for a directory.
@@ -58,6 +59,9 @@ impl MemoryMetadata {
 
     /// Its identity, as the core compares it.
     pub fn id(&self) -> FileId {
-        crate::state::file_id(self.ino)
+        FileId {
+            dev: self.dev,
+            ino: self.ino,
+        }
     }
 }

@@ -68,6 +68,8 @@ pub(crate) struct Inode {
     pub(crate) refs: u64,
     /// `flock(LOCK_SH)` holders.
     pub(crate) shared_locks: u64,
+    /// The device it is on (`st_dev`): its directory's when it was made.
+    pub(crate) dev: u64,
 }
 
 impl Inode {
@@ -149,6 +151,8 @@ pub(crate) struct State {
     pub(crate) trace: Vec<String>,
     pub(crate) protected_symlinks: bool,
     pub(crate) symlinks_followed: u64,
+    /// The device the next [`create_device_dir`](State::create_device_dir) gets.
+    next_dev: u64,
 }
 
 /// One step of splitmix64 (Steele, Lea, Flood 2014): tiny, seedable, well mixed.
@@ -191,6 +195,7 @@ impl State {
             trace: Vec::new(),
             protected_symlinks: true,
             symlinks_followed: 0,
+            next_dev: DEV + 1,
         };
         let root = state.alloc(
             Node::Dir {
@@ -254,8 +259,17 @@ impl State {
                 btime: now,
                 refs: 0,
                 shared_locks: 0,
+                dev: DEV,
             },
         );
+        ino
+    }
+
+    /// A new inode on the device of the directory `parent`, where it is about to be made.
+    fn alloc_in(&mut self, parent: u64, node: Node, mode: u32, uid: u32) -> u64 {
+        let dev = self.inode(parent).dev;
+        let ino = self.alloc(node, mode, uid);
+        self.inode_mut(ino).dev = dev;
         ino
     }
 
@@ -372,7 +386,7 @@ impl State {
             uid: inode.uid,
             len,
             ino,
-            dev: DEV,
+            dev: inode.dev,
             nlink: inode.nlink,
             atime: inode.atime,
             mtime: inode.mtime,
@@ -384,7 +398,10 @@ impl State {
     pub(crate) fn meta(&self, ino: u64) -> Meta {
         let inode = self.inode(ino);
         Meta {
-            id: file_id(ino),
+            id: FileId {
+                dev: inode.dev,
+                ino,
+            },
             kind: inode.kind(),
             nlink: inode.nlink,
             uid: Some(inode.uid),
@@ -538,23 +555,23 @@ impl State {
                 }
                 return Err(Errno::ENOENT);
             };
-            if let Node::Symlink(target) = &self.inode(ino).node {
-                if !last || follow_last {
-                    let target = target.clone();
-                    links += 1;
-                    if links > MAX_SYMLINKS {
-                        return Err(Errno::ELOOP);
-                    }
-                    self.may_follow(cur, ino, actor)?;
-                    self.symlinks_followed += 1;
-                    if target.as_str().starts_with('/') {
-                        cur = ROOT_INO;
-                    }
-                    for part in components(target.as_str()).rev() {
-                        pending.push_front(part.to_owned());
-                    }
-                    continue;
+            if let Node::Symlink(target) = &self.inode(ino).node
+                && (!last || follow_last)
+            {
+                let target = target.clone();
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
                 }
+                self.may_follow(cur, ino, actor)?;
+                self.symlinks_followed += 1;
+                if target.as_str().starts_with('/') {
+                    cur = ROOT_INO;
+                }
+                for part in components(target.as_str()).rev() {
+                    pending.push_front(part.to_owned());
+                }
+                continue;
             }
             if last {
                 let lookup = Lookup {
@@ -650,7 +667,8 @@ impl State {
                     return Err(Errno::EISDIR);
                 }
                 self.may_create_in(lookup.parent, actor)?;
-                let ino = self.alloc(Node::File(bytes.to_vec()), 0o666 & !self.umask, actor.uid);
+                let mode = 0o666 & !self.umask;
+                let ino = self.alloc_in(lookup.parent, Node::File(bytes.to_vec()), mode, actor.uid);
                 self.attach(lookup.parent, name, ino);
                 Ok(())
             }
@@ -669,7 +687,8 @@ impl State {
             return Err(Errno::EEXIST);
         };
         self.may_create_in(lookup.parent, actor)?;
-        let ino = self.alloc(
+        let ino = self.alloc_in(
+            lookup.parent,
             Node::Dir {
                 entries: BTreeMap::new(),
                 parent: lookup.parent,
@@ -679,6 +698,23 @@ impl State {
         );
         self.attach(lookup.parent, name, ino);
         Ok(())
+    }
+
+    /// `create_dir`, with the new directory the root of a device of its own, as if a
+    /// filesystem were mounted there: what is made under it is on that device, and a
+    /// rename or a hard link between it and anywhere else is `EXDEV`. Returns the device.
+    pub(crate) fn create_device_dir(
+        &mut self,
+        actor: Actor,
+        path: &Utf8Path,
+        mode: u32,
+    ) -> Result<u64, Errno> {
+        self.create_dir(actor, path, mode)?;
+        let ino = self.existing(actor, path, false)?;
+        let dev = self.next_dev;
+        self.next_dev += 1;
+        self.inode_mut(ino).dev = dev;
+        Ok(dev)
     }
 
     pub(crate) fn default_dir_mode(&self) -> u32 {
@@ -695,7 +731,7 @@ impl State {
             return Err(Errno::ENOENT);
         }
         self.may_create_in(lookup.parent, actor)?;
-        let ino = self.alloc(Node::Special, 0o666 & !self.umask, actor.uid);
+        let ino = self.alloc_in(lookup.parent, Node::Special, 0o666 & !self.umask, actor.uid);
         self.attach(lookup.parent, name, ino);
         Ok(())
     }
@@ -779,6 +815,10 @@ impl State {
             victim,
             must_dir,
         } = m;
+        // Two mounts are two filesystems: checked first, as Linux does.
+        if self.inode(from_dir).dev != self.inode(to_dir).dev {
+            return Err(Errno::EXDEV);
+        }
         if victim == Some(src) {
             return Ok(());
         }
@@ -846,7 +886,12 @@ impl State {
             return Err(Errno::EEXIST);
         };
         self.may_create_in(lookup.parent, actor)?;
-        let ino = self.alloc(Node::Symlink(target.to_owned()), 0o777, actor.uid);
+        let ino = self.alloc_in(
+            lookup.parent,
+            Node::Symlink(target.to_owned()),
+            0o777,
+            actor.uid,
+        );
         self.attach(lookup.parent, name, ino);
         Ok(())
     }
@@ -866,6 +911,9 @@ impl State {
         let (None, Some(name)) = (lookup.ino, lookup.name) else {
             return Err(Errno::EEXIST);
         };
+        if self.inode(lookup.parent).dev != self.inode(src).dev {
+            return Err(Errno::EXDEV);
+        }
         self.may_create_in(lookup.parent, actor)?;
         self.attach(lookup.parent, name, src);
         let now = self.clock;
@@ -1015,7 +1063,8 @@ impl State {
             return Err(Errno::EEXIST);
         }
         self.may_create_in(root, actor)?;
-        let ino = self.alloc(
+        let ino = self.alloc_in(
+            root,
             Node::Dir {
                 entries: BTreeMap::new(),
                 parent: root,
@@ -1135,12 +1184,115 @@ impl State {
             return Err(Errno::EEXIST);
         }
         self.may_create_in(dir, actor)?;
-        let ino = self.alloc(
+        let ino = self.alloc_in(
+            dir,
             Node::File(Vec::new()),
             mode & 0o7777 & !self.umask,
             actor.uid,
         );
         self.attach(dir, name.to_owned(), ino);
+        self.retain(ino);
+        Ok(ino)
+    }
+
+    /// `openat(dir, ".", O_TMPFILE|O_RDWR, mode)`: a regular file on `dir`'s device that
+    /// no entry names (link count 0), alive while the handle is; the umask applies, and
+    /// the directory must be one the actor may create in and not removed. Returns it,
+    /// retained for the handle.
+    pub(crate) fn create_unnamed_at(
+        &mut self,
+        actor: Actor,
+        dir: u64,
+        mode: u32,
+    ) -> Result<u64, Errno> {
+        self.may_create_in(dir, actor)?;
+        let ino = self.alloc_in(
+            dir,
+            Node::File(Vec::new()),
+            mode & 0o7777 & !self.umask,
+            actor.uid,
+        );
+        self.retain(ino);
+        Ok(ino)
+    }
+
+    /// `renameat2(from_dir, from, to_dir, to, flags)` between two handles: without
+    /// `replace` (`RENAME_NOREPLACE`) anything at `to` is `EEXIST`; otherwise what
+    /// `rename(2)` does, `EXDEV` between devices included.
+    pub(crate) fn rename_between(
+        &mut self,
+        actor: Actor,
+        (from_dir, from): (u64, &str),
+        (to_dir, to): (u64, &str),
+        replace: bool,
+    ) -> Result<(), Errno> {
+        let src = self
+            .lookup_at(from_dir, from, actor)?
+            .ok_or(Errno::ENOENT)?;
+        let victim = self.lookup_at(to_dir, to, actor)?;
+        if victim.is_some() && !replace {
+            return Err(Errno::EEXIST);
+        }
+        self.move_entry(
+            actor,
+            Move {
+                from_dir,
+                from_name: from.to_owned(),
+                ino: src,
+                to_dir,
+                to_name: to.to_owned(),
+                victim,
+                must_dir: false,
+            },
+        )
+    }
+
+    /// Opens the directory at `path` as `open_ambient_dir` does (`O_PATH`: search
+    /// permission along the way is all it needs), following symlinks. Returns it, retained
+    /// for the handle.
+    pub(crate) fn open_dir_path(&mut self, actor: Actor, path: &Utf8Path) -> Result<u64, Errno> {
+        let ino = self.existing(actor, path, true)?;
+        if !self.inode(ino).is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.retain(ino);
+        Ok(ino)
+    }
+
+    /// Opens the directory at the relative `path` beneath `root`, as cap-std's sandboxed
+    /// open does: symlinks are followed, but what resolves outside `root` is refused with
+    /// `EACCES` (cap-std's `PermissionDenied` for an escape). Returns it, retained.
+    pub(crate) fn open_dir_beneath(
+        &mut self,
+        actor: Actor,
+        root: u64,
+        path: &Utf8Path,
+    ) -> Result<u64, Errno> {
+        let path = if path.as_str().is_empty() {
+            Utf8Path::new(".")
+        } else {
+            path
+        };
+        if path.is_absolute() {
+            return Err(Errno::EACCES);
+        }
+        let ino = self
+            .resolve_from(actor, root, path, true)?
+            .ino
+            .ok_or(Errno::ENOENT)?;
+        if !self.inode(ino).is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut up = ino;
+        while up != root {
+            if up == ROOT_INO {
+                return Err(Errno::EACCES);
+            }
+            up = match self.inode(up).node {
+                Node::Dir { parent, .. } => parent,
+                _ => unreachable!("parents are directories"),
+            };
+        }
         self.retain(ino);
         Ok(ino)
     }
@@ -1207,9 +1359,4 @@ impl State {
     pub(crate) fn list_at(&mut self, actor: Actor, dir: u64) -> Result<Vec<String>, Errno> {
         self.list_inode(dir, actor)
     }
-}
-
-/// The identity the backend reports for inode `ino`.
-pub(crate) fn file_id(ino: u64) -> FileId {
-    FileId { dev: DEV, ino }
 }

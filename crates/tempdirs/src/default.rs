@@ -1,5 +1,6 @@
 //! The shared instance: duplicity's `tempdir.default()`.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tempdir_core::{Error, Utf8Path, Utf8PathBuf};
@@ -49,10 +50,10 @@ fn shared() -> MutexGuard<'static, Shared> {
 /// `default()?.cleanup()` at the end of `main`, as duplicity's callers do in a `finally`.
 pub fn default() -> Result<Arc<TemporaryDirectory>, Error> {
     let mut shared = shared();
-    if let Some(instance) = &shared.instance {
-        if !instance.is_cleaned_up() {
-            return Ok(Arc::clone(instance));
-        }
+    if let Some(instance) = &shared.instance
+        && !instance.is_cleaned_up()
+    {
+        return Ok(Arc::clone(instance));
     }
     // Made under the lock, so that racing first calls make one directory.
     let instance = Arc::new(make(shared.root.as_deref())?);
@@ -73,15 +74,46 @@ pub fn default() -> Result<Arc<TemporaryDirectory>, Error> {
 ///
 /// The root is checked when `default()` makes the directory, and a bad one is an error
 /// there.
-pub fn set_default_root(root: impl AsRef<Utf8Path>) -> Result<(), Error> {
+///
+/// # Errors
+///
+/// [`Error::AlreadyInitialized`] once `default()` was called; [`Error::NonUtf8Path`] for a
+/// root that is not UTF-8.
+pub fn set_default_root(root: impl AsRef<Path>) -> Result<(), Error> {
+    let root = root.as_ref();
+    let root = Utf8Path::from_path(root).ok_or_else(|| Error::NonUtf8Path {
+        path: root.to_owned(),
+    })?;
     let mut shared = shared();
     if shared.used {
         return Err(Error::AlreadyInitialized {
             what: "the default root",
         });
     }
-    shared.root = Some(root.as_ref().to_owned());
+    shared.root = Some(root.to_owned());
     Ok(())
+}
+
+/// A file without a name in the shared instance's directory (`tempfile::tempfile()`), as
+/// duplicity writes `tempfile.TemporaryFile(dir=tempdir.default().dir())`: see
+/// [`TemporaryDirectory::tempfile`](tempdir_core::TemporaryDirectory::tempfile). Nothing
+/// is left to clean up: the file goes when it is closed.
+///
+/// ```no_run
+/// use std::io::{Seek, Write};
+///
+/// let mut spill = tempdirs::tempfile()?;
+/// spill.write_all(b"sorted run 1")?;
+/// spill.rewind()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`default()`], then as
+/// [`TemporaryDirectory::tempfile`](tempdir_core::TemporaryDirectory::tempfile).
+pub fn tempfile() -> Result<std::fs::File, Error> {
+    default()?.tempfile()
 }
 
 fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
