@@ -127,7 +127,7 @@ impl<B: Backend> TemporaryDirectory<B> {
 
     fn cleanup_with(&self, remove_untracked: bool) -> CleanupReport {
         if name::process_id() != self.owner_pid {
-            tracing::debug!(path = %self.path, "not cleaning up in a forked child: the directory is its parent's");
+            tracing::debug!(target: "tempdirs", path = %self.path, "not cleaning up in a forked child: the directory is its parent's");
             return CleanupReport::new(DirStatus::Intact);
         }
         // Held for the whole cleanup, filesystem calls included (unlike the tracked set's
@@ -169,7 +169,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     fn unlink_tracked(&self, dir: &B::Dir, name: &str, report: &mut CleanupReport) -> bool {
         let error = match self.backend.remove_file(dir, name) {
             Ok(()) => {
-                tracing::debug!(name, dir = %self.path, "removed temporary file");
+                tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
                 report.removed += 1;
                 return true;
             }
@@ -182,10 +182,10 @@ impl<B: Backend> TemporaryDirectory<B> {
         };
         let path = join(&self.path, name);
         if is_refusal(&error) {
-            tracing::warn!(path = %path, error = %error, "tracked name holds what cannot be unlinked: left in place");
+            tracing::warn!(target: "tempdirs", path = %path, error = %error, "tracked name holds what cannot be unlinked: left in place");
             report.left_in_place.push(path);
         } else {
-            tracing::warn!(path = %path, error = %error, "cannot remove temporary file");
+            tracing::warn!(target: "tempdirs", path = %path, error = %error, "cannot remove temporary file");
             report.failures.push(Error::io(Op::RemoveFile, path, error));
         }
         false
@@ -245,7 +245,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         report: &mut CleanupReport,
     ) -> Gone {
         let fail = |report: &mut CleanupReport, op, e| {
-            tracing::warn!(path = %path, error = %e, "cannot remove untracked entry");
+            tracing::warn!(target: "tempdirs", path = %path, error = %e, "cannot remove untracked entry");
             report.failures.push(Error::io(op, path.to_owned(), e));
             Gone::Kept
         };
@@ -333,7 +333,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             Err(e) => {
                 // Not seen, not removed: the handle still tells whether it was reaped.
                 report.status = self.probe(dir);
-                tracing::warn!(path = %self.path, error = %e, "cannot verify the temporary directory's name: not removing it");
+                tracing::warn!(target: "tempdirs", path = %self.path, error = %e, "cannot verify the temporary directory's name: not removing it");
                 report
                     .failures
                     .push(Error::io(Op::Stat, self.path.clone(), e));
@@ -343,11 +343,11 @@ impl<B: Backend> TemporaryDirectory<B> {
         match report.status {
             DirStatus::Intact => {}
             DirStatus::Replaced => {
-                tracing::warn!(path = %self.path, "temporary directory was replaced: leaving what is at its path alone");
+                tracing::warn!(target: "tempdirs", path = %self.path, "temporary directory was replaced: leaving what is at its path alone");
                 return;
             }
             _ => {
-                tracing::warn!(path = %self.path, "temporary directory was reaped before cleanup");
+                tracing::warn!(target: "tempdirs", path = %self.path, "temporary directory was reaped before cleanup");
                 return;
             }
         }
@@ -358,14 +358,14 @@ impl<B: Backend> TemporaryDirectory<B> {
             Ok(names) if names.is_empty() => {}
             Ok(names) => {
                 report.untracked = self.untracked(names, kept);
-                tracing::warn!(path = %self.path, untracked = report.untracked.len(),
+                tracing::warn!(target: "tempdirs", path = %self.path, untracked = report.untracked.len(),
                     "temporary directory not removed: entries are left in it");
                 return;
             }
             // Not seen (no descriptor to spare, a sandbox refusing the read): the rmdir
             // below refuses a directory with entries all the same.
             Err(e) if kept.is_empty() => {
-                tracing::debug!(path = %self.path, error = %e, "cannot list the temporary directory before removing it");
+                tracing::debug!(target: "tempdirs", path = %self.path, error = %e, "cannot list the temporary directory before removing it");
             }
             Err(e) => {
                 report
@@ -379,7 +379,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 report.status = DirStatus::Reaped;
-                tracing::warn!(path = %self.path, "temporary directory was reaped during cleanup");
+                tracing::warn!(target: "tempdirs", path = %self.path, "temporary directory was reaped during cleanup");
                 return;
             }
             Err(e) => {
@@ -391,10 +391,10 @@ impl<B: Backend> TemporaryDirectory<B> {
                     _ => DirStatus::Intact,
                 };
                 if report.status != DirStatus::Intact {
-                    tracing::warn!(path = %self.path, status = ?report.status, "temporary directory went during cleanup: left alone");
+                    tracing::warn!(target: "tempdirs", path = %self.path, status = ?report.status, "temporary directory went during cleanup: left alone");
                     return;
                 }
-                tracing::warn!(path = %self.path, error = %e, "cannot rename the temporary directory to remove it");
+                tracing::warn!(target: "tempdirs", path = %self.path, error = %e, "cannot rename the temporary directory to remove it");
                 report
                     .failures
                     .push(Error::io(Op::Rename, self.path.clone(), e));
@@ -408,17 +408,17 @@ impl<B: Backend> TemporaryDirectory<B> {
                 // its name: theirs goes back.
                 self.put_back(&aside);
                 report.status = DirStatus::Replaced;
-                tracing::warn!(path = %self.path, "temporary directory was replaced during cleanup: left alone");
+                tracing::warn!(target: "tempdirs", path = %self.path, "temporary directory was replaced during cleanup: left alone");
                 return;
             }
             Ok(None) => {
                 report.status = DirStatus::Reaped;
-                tracing::warn!(path = %self.path, "temporary directory was reaped during cleanup");
+                tracing::warn!(target: "tempdirs", path = %self.path, "temporary directory was reaped during cleanup");
                 return;
             }
             Err(e) => {
                 self.put_back(&aside);
-                tracing::warn!(path = %self.path, error = %e, "cannot verify the temporary directory's name: not removing it");
+                tracing::warn!(target: "tempdirs", path = %self.path, error = %e, "cannot verify the temporary directory's name: not removing it");
                 report
                     .failures
                     .push(Error::io(Op::Stat, self.path.clone(), e));
@@ -427,7 +427,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
         match self.backend.remove_dir(&aside) {
             Ok(()) => {
-                tracing::debug!(path = %self.path, "removed temporary directory");
+                tracing::debug!(target: "tempdirs", path = %self.path, "removed temporary directory");
                 report.dir_removed = true;
             }
             Err(e) => {
@@ -441,10 +441,10 @@ impl<B: Backend> TemporaryDirectory<B> {
                                 .push(Error::io(Op::ReadDir, self.path.clone(), e))
                         }
                     }
-                    tracing::warn!(path = %self.path, untracked = report.untracked.len(),
+                    tracing::warn!(target: "tempdirs", path = %self.path, untracked = report.untracked.len(),
                         "temporary directory not removed: it holds entries nobody tracked");
                 } else {
-                    tracing::warn!(path = %self.path, error = %e, "cannot remove temporary directory");
+                    tracing::warn!(target: "tempdirs", path = %self.path, error = %e, "cannot remove temporary directory");
                     report
                         .failures
                         .push(Error::io(Op::RemoveDir, self.path.clone(), e));
@@ -465,7 +465,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// Moves what is at `aside` back to the directory's name, never over anything.
     fn put_back(&self, aside: &str) {
         if let Err(e) = self.backend.rename_at(aside, &self.name) {
-            tracing::warn!(path = %self.path, aside, error = %e, "cannot rename a directory back to its name");
+            tracing::warn!(target: "tempdirs", path = %self.path, aside, error = %e, "cannot rename a directory back to its name");
         }
     }
 

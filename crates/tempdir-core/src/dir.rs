@@ -441,7 +441,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                     let made = open_made_dir(&backend, &dir_name, &path, me)?;
                     let handle = made.dir;
                     let unlocked = lock_for_life(&backend, &handle, &path);
-                    tracing::debug!(path = %path, "made temporary directory");
+                    tracing::debug!(target: "tempdirs", path = %path, "made temporary directory");
                     return Ok(TemporaryDirectory {
                         backend,
                         name: dir_name.into_boxed_str(),
@@ -460,7 +460,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    tracing::debug!(path = %path, "directory name taken, trying another");
+                    tracing::debug!(target: "tempdirs", path = %path, "directory name taken, trying another");
                 }
                 Err(e) => return Err(Error::io(Op::CreateDir, path, e)),
             }
@@ -506,7 +506,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             created: false,
         };
         self.tracked().insert(&name, entry);
-        tracing::debug!(path = %path, "registered temporary name");
+        tracing::debug!(target: "tempdirs", path = %path, "registered temporary name");
         Ok(path)
     }
 
@@ -551,7 +551,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                     return Ok((file, name, entry));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    tracing::debug!(name, "name taken, trying another");
+                    tracing::debug!(target: "tempdirs", name, "name taken, trying another");
                 }
                 Err(e) => return Err(self.failure(dir, Op::CreateFile, &name, e)),
             }
@@ -611,7 +611,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                             .set_file_mode(&file, spec.mode)
                             .map_err(|e| Error::io(Op::SetMode, self.path.clone(), e))?;
                     }
-                    tracing::debug!(dir = %self.path, "created unnamed temporary file");
+                    tracing::debug!(target: "tempdirs", dir = %self.path, "created unnamed temporary file");
                     return Ok(file);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
@@ -716,7 +716,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             created: true,
         };
         self.tracked().insert(name, entry);
-        tracing::debug!(name, dir = %self.path, "created temporary file");
+        tracing::debug!(target: "tempdirs", name, dir = %self.path, "created temporary file");
         Ok(file)
     }
 
@@ -797,7 +797,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         // Forget it only if it is still what was removed: a create of the same name by
         // another thread in between tracked a new file, which stays tracked.
         self.tracked().remove_if(name, entry);
-        tracing::debug!(name, dir = %self.path, "removed temporary file");
+        tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
         Ok(())
     }
 
@@ -811,9 +811,9 @@ impl<B: Backend> TemporaryDirectory<B> {
             Err(_) => false,
         };
         if forgotten {
-            tracing::debug!(path = %given.display(), "forgot temporary file");
+            tracing::debug!(target: "tempdirs", path = %given.display(), "forgot temporary file");
         } else {
-            tracing::warn!(path = %given.display(), "attempt to forget unknown tempfile, probably a bug");
+            tracing::warn!(target: "tempdirs", path = %given.display(), "attempt to forget unknown tempfile, probably a bug");
         }
         forgotten
     }
@@ -865,7 +865,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                 created: false,
             };
             tracked.insert(name, entry);
-            tracing::debug!(name, dir = %self.path, "adopted entry");
+            tracing::debug!(target: "tempdirs", name, dir = %self.path, "adopted entry");
         }
         Ok(())
     }
@@ -883,7 +883,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                 .take(),
         );
         self.tracked().clear();
-        tracing::debug!(path = %self.path, "keeping temporary directory");
+        tracing::debug!(target: "tempdirs", path = %self.path, "keeping temporary directory");
         // The drop that follows finds nothing to clean up.
         self.path.clone()
     }
@@ -905,7 +905,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             Err(e) => return Err(self.failure(dir, Op::RemoveFile, name, e)),
         }
         self.tracked().remove_if(name, entry);
-        tracing::debug!(name, dir = %self.path, "removed temporary file");
+        tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
         Ok(())
     }
 
@@ -916,7 +916,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         self.check_path(dir)?;
         self.tracked().remove_if(name, entry);
-        tracing::debug!(name, dir = %self.path, "keeping temporary file");
+        tracing::debug!(target: "tempdirs", name, dir = %self.path, "keeping temporary file");
         Ok(())
     }
 
@@ -958,7 +958,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             });
         }
         self.tracked().remove_if(name, entry);
-        tracing::debug!(name, dest = %dest, "persisted temporary file");
+        tracing::debug!(target: "tempdirs", name, dest = %dest, "persisted temporary file");
         Ok(())
     }
 
@@ -1052,7 +1052,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         self.check_path(dir)?;
         if self.unlocked.load(Ordering::Relaxed) && self.backend.lock_shared(dir).is_ok() {
             self.unlocked.store(false, Ordering::Relaxed);
-            tracing::debug!(path = %self.path, "took the flock refused at construction");
+            tracing::debug!(target: "tempdirs", path = %self.path, "took the flock refused at construction");
         }
         self.backend
             .touch(dir, None)
@@ -1078,7 +1078,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             Ok(Some(_)) => DirStatus::Replaced,
             Ok(None) => DirStatus::Reaped,
             Err(e) => {
-                tracing::debug!(path = %self.path, error = %e, "cannot look up the directory in its root");
+                tracing::debug!(target: "tempdirs", path = %self.path, error = %e, "cannot look up the directory in its root");
                 match self.backend.dir_meta(dir) {
                     Ok(meta) if meta.nlink == 0 => DirStatus::Reaped,
                     _ => DirStatus::Intact,
@@ -1180,7 +1180,7 @@ fn open_made_dir<B: Backend>(
     };
     let replaced = || {
         // Someone else's, swapped in between the mkdir and the open: left alone.
-        tracing::warn!(path = %path, "the directory opened is not the one made: leaving it alone");
+        tracing::warn!(target: "tempdirs", path = %path, "the directory opened is not the one made: leaving it alone");
         Error::Replaced {
             path: path.to_owned(),
         }
@@ -1248,18 +1248,18 @@ fn lock_for_life<B: Backend>(backend: &B, dir: &B::Dir, path: &Utf8Path) -> bool
         match backend.lock_shared(dir) {
             Ok(()) => return false,
             Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                tracing::debug!(path = %path, "no flock here: systemd-tmpfiles will not skip the directory");
+                tracing::debug!(target: "tempdirs", path = %path, "no flock here: systemd-tmpfiles will not skip the directory");
                 return false;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => match delays.next() {
                 Some(&delay) => std::thread::sleep(delay),
                 None => {
-                    tracing::warn!(path = %path, "temporary directory held locked by someone else: not locked yet");
+                    tracing::warn!(target: "tempdirs", path = %path, "temporary directory held locked by someone else: not locked yet");
                     return true;
                 }
             },
             Err(e) => {
-                tracing::warn!(path = %path, error = %e, "cannot flock the temporary directory");
+                tracing::warn!(target: "tempdirs", path = %path, error = %e, "cannot flock the temporary directory");
                 return true;
             }
         }

@@ -95,7 +95,7 @@ impl<D: DirRef> Drop for TempName<D> {
         if let Some(dir) = self.dir.take()
             && let Err(e) = dir.remove_entry(&self.name, self.entry)
         {
-            tracing::warn!(path = %self.path, error = %e, "cannot remove temporary file");
+            tracing::warn!(target: "tempdirs", path = %self.path, error = %e, "cannot remove temporary file");
         }
     }
 }

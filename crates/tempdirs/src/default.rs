@@ -61,7 +61,7 @@ pub fn default() -> Result<Arc<TemporaryDirectory>, Error> {
     shared.used = true;
     shared.instance = Some(Arc::clone(&instance));
     drop(shared);
-    tracing::debug!(path = %instance.dir(), "made the shared temporary directory");
+    tracing::debug!(target: "tempdirs", path = %instance.dir(), "made the shared temporary directory");
     if first {
         redirect_tempfile(&instance);
     }
@@ -127,10 +127,12 @@ fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
 fn redirect_tempfile(instance: &TemporaryDirectory) {
     match tempfile::env::override_temp_dir(instance.dir().as_std_path()) {
         Ok(()) => {
-            tracing::debug!(path = %instance.dir(), "tempfile's default directory now is ours")
+            tracing::debug!(target: "tempdirs", path = %instance.dir(), "tempfile's default directory now is ours")
         }
-        Err(other) => tracing::warn!(path = %instance.dir(), tempfile_dir = %other.display(),
-            "tempfile's default directory was already set elsewhere"),
+        Err(other) => {
+            tracing::warn!(target: "tempdirs", path = %instance.dir(), tempfile_dir = %other.display(),
+            "tempfile's default directory was already set elsewhere")
+        }
     }
 }
 

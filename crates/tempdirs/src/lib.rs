@@ -26,7 +26,7 @@
 //! | feature | default | what it switches on |
 //! |---|---|---|
 //! | `cap-std` | yes | [`CapStdBackend`]: real directories through cap-std handles, with or without ambient authority (WASI preopens) |
-//! | `memory` | no | [`MemoryBackend`](memory::MemoryBackend) over [`MemoryFs`](memory::MemoryFs): a deterministic in-memory filesystem that can play reaper and attacker |
+//! | `memory` | no | `memory::MemoryBackend` over `memory::MemoryFs`: a deterministic in-memory filesystem that can play reaper and attacker |
 //! | `tempfile` | no | points the `tempfile` crate's default directory at [`default()`]'s directory (implies `cap-std`) |
 //!
 //! Features only add: each switches on items of its own, and no name changes what it means
@@ -155,7 +155,7 @@ pub fn tempfile_in(dir: impl AsRef<std::path::Path>) -> Result<std::fs::File, Er
     // The directory is empty: it goes now, and the file needs it no more.
     let report = tmp.cleanup();
     if !report.is_complete() {
-        tracing::warn!(dir = %tmp.dir(), ?report, "cannot remove the directory of an unnamed file");
+        tracing::warn!(target: "tempdirs", dir = %tmp.dir(), ?report, "cannot remove the directory of an unnamed file");
     }
     Ok(file)
 }
