@@ -36,15 +36,12 @@ fn shared() -> MutexGuard<'static, Shared> {
 /// The root is the one given to [`set_default_root`] before first use, else the system
 /// temp dir (`TMPDIR`, else `/tmp`).
 ///
-/// With the `tempfile` feature, the first instance also becomes the `tempfile` crate's
-/// default directory (`tempfile::env::override_temp_dir`), so that
-/// `tempfile::NamedTempFile::new()` anywhere in the program lands inside it, as duplicity
-/// points Python's `tempfile.tempdir` at its directory. Know its limits: `tempfile` works
-/// by path, so it gets none of this library's protection; this instance does not track its
-/// files; and the override can be made once per process, so after the first instance is
-/// cleaned up (or reaped) `tempfile` keeps using that path — where anyone who can write to
-/// the root may have made a directory of their own. Clean the shared instance up only at
-/// the end of the program when the bridge is on.
+/// Unlike duplicity, which points Python's `tempfile.tempdir` at its directory, this does
+/// not point the `tempfile` crate at it: `tempfile`'s directory can be set once per
+/// process and is used by path, so once this instance is cleaned up, files made through it
+/// could land in a directory someone else made at that path. Use this crate's own
+/// [`NamedTempFile`](crate::NamedTempFile) and [`tempfile()`](crate::tempfile), which go
+/// through the handle.
 ///
 /// Nothing is cleaned up at exit (Rust runs no destructors for statics): call
 /// `default()?.cleanup()` at the end of `main`, as duplicity's callers do in a `finally`.
@@ -57,14 +54,10 @@ pub fn default() -> Result<Arc<TemporaryDirectory>, Error> {
     }
     // Made under the lock, so that racing first calls make one directory.
     let instance = Arc::new(make(shared.root.as_deref())?);
-    let first = !shared.used;
     shared.used = true;
     shared.instance = Some(Arc::clone(&instance));
     drop(shared);
     tracing::debug!(target: "tempdirs", path = %instance.dir(), "made the shared temporary directory");
-    if first {
-        redirect_tempfile(&instance);
-    }
     Ok(instance)
 }
 
@@ -123,21 +116,6 @@ fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
     }
 }
 
-#[cfg(feature = "tempfile")]
-fn redirect_tempfile(instance: &TemporaryDirectory) {
-    match tempfile::env::override_temp_dir(instance.dir().as_std_path()) {
-        Ok(()) => {
-            tracing::debug!(target: "tempdirs", path = %instance.dir(), "tempfile's default directory now is ours")
-        }
-        Err(other) => {
-            tracing::warn!(target: "tempdirs", path = %instance.dir(), tempfile_dir = %other.display(),
-            "tempfile's default directory was already set elsewhere")
-        }
-    }
-}
-
-#[cfg(not(feature = "tempfile"))]
-fn redirect_tempfile(_: &TemporaryDirectory) {}
 
 /// Forgets the shared instance and the root, for tests of this module only.
 #[cfg(test)]

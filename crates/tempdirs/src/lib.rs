@@ -27,7 +27,6 @@
 //! |---|---|---|
 //! | `cap-std` | yes | [`CapStdBackend`]: real directories through cap-std handles, with or without ambient authority (WASI preopens) |
 //! | `memory` | no | `memory::MemoryBackend` over `memory::MemoryFs`: a deterministic in-memory filesystem that can play reaper and attacker |
-//! | `tempfile` | no | points the `tempfile` crate's default directory at [`default()`]'s directory (implies `cap-std`) |
 //!
 //! Features only add: each switches on items of its own, and no name changes what it means
 //! when another feature is turned on. [`TemporaryDirectory`] and [`default()`] exist with
