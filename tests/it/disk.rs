@@ -49,6 +49,8 @@ impl Place for SystemTemp {
     }
     const NAME: &'static str = if cfg!(target_os = "wasi") {
         "cap-std (wasi)"
+    } else if cfg!(windows) {
+        "cap-std (windows)"
     } else {
         "cap-std"
     };

@@ -135,6 +135,9 @@ impl<B: Backend> NamedTempFile<Arc<TemporaryDirectory<B>>> {
     }
 }
 
+// The error gives the file back, as tempfile's does. It exceeds clippy's size limit only on
+// Windows, where a file handle is larger; boxing it would change the public field.
+#[allow(clippy::result_large_err)]
 impl<D: DirRef> NamedTempFile<D> {
     pub(crate) fn tracked(
         dir: D,
