@@ -116,7 +116,6 @@ fn make(root: Option<&Utf8Path>) -> Result<TemporaryDirectory, Error> {
     }
 }
 
-
 /// Forgets the shared instance and the root, for tests of this module only.
 #[cfg(test)]
 pub(crate) fn reset() {
