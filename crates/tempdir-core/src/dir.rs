@@ -782,23 +782,15 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// mount point at the name): the name stays tracked.
     pub fn remove(&self, name: impl AsRef<Path>) -> Result<(), Error> {
         let name = resolve(&self.path, name.as_ref())?;
-        let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        if self.is_cleaned_up() {
+            return Err(Error::CleanedUp);
+        }
         let Some(entry) = self.tracked().get(name) else {
             return Err(Error::NotTracked {
                 path: join(&self.path, name),
             });
         };
-        match self.backend.remove_file(dir, name) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.failure(dir, Op::RemoveFile, name, e)),
-        }
-        // Forget it only if it is still what was removed: a create of the same name by
-        // another thread in between tracked a new file, which stays tracked.
-        self.tracked().remove_if(name, entry);
-        tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
-        Ok(())
+        self.remove_entry(name, entry)
     }
 
     /// Stops tracking `name` without touching the file: duplicity's `forget()`, for a file
@@ -904,6 +896,8 @@ impl<B: Backend> TemporaryDirectory<B> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.failure(dir, Op::RemoveFile, name, e)),
         }
+        // Forget it only if it is still what was removed: a create of the same name by
+        // another thread in between tracked a new file, which stays tracked.
         self.tracked().remove_if(name, entry);
         tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
         Ok(())
