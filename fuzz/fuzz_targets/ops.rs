@@ -1,8 +1,9 @@
 //! Byte strings as sequences of operations by the user, a reaper and an attacker on one
 //! memory-backed instance, with the invariants checked after every operation: no panic,
-//! no name handed out twice, nothing the attacker planted is ever removed or written by
-//! the library, the sentinel outside the directory never changes, and cleanup removes
-//! the directory exactly when it says so.
+//! no name handed out twice, nothing planted at a name the library does not track is ever
+//! removed or written by it (what is planted at a tracked name, which only our own uid can
+//! do, is unlinked, never followed), the sentinel outside the directory never changes, and
+//! cleanup removes the directory exactly when it says so.
 #![no_main]
 
 use std::collections::{BTreeMap, HashSet};
@@ -23,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
     let mut handed: Vec<String> = Vec::new();
     let mut mktemp_names: HashSet<String> = HashSet::new();
     let mut seen: HashSet<String> = HashSet::new();
-    // What the attacker planted and nobody but the reaper may remove: name -> is symlink.
+    // What was planted and only the reaper, or the library at a tracked name, may remove:
+    // name -> is symlink.
     let mut planted: BTreeMap<String, bool> = BTreeMap::new();
     let mut files = Vec::new();
     let mut cleaned = false;
@@ -56,15 +58,25 @@ fuzz_target!(|data: &[u8]| {
             }
             2 => {
                 if let Ok(f) = tmp.create(name.as_str()) {
+                    // Through the handle: once our directory is no longer at its path, what
+                    // was planted there is in someone else's directory, not over our name.
                     assert!(
-                        !planted.contains_key(&name),
+                        !planted.contains_key(&name) || tmp.status() != DirStatus::Intact,
                         "created over a planted {name}"
                     );
                     files.push(f);
                 }
             }
             3 => drop(tmp.open(name.as_str())),
-            4 => drop(tmp.remove(name.as_str())),
+            4 => {
+                // A tracked name is unlinked whatever holds it (a symlink itself, never its
+                // target): only our own uid can plant there, which the threat model leaves
+                // out. An untracked one is never touched.
+                let tracked = tmp.is_tracked(name.as_str());
+                if tmp.remove(name.as_str()).is_ok() && tracked {
+                    planted.remove(&name);
+                }
+            }
             5 => drop(tmp.forget(name.as_str())),
             6 => drop(tmp.keep_alive()),
             7 => {
@@ -72,6 +84,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(status == DirStatus::CleanedUp, cleaned);
             }
             8 | 9 => {
+                // Cleanup unlinks every tracked name, planted or not (see above).
+                planted.retain(|name, _| !tmp.is_tracked(name.as_str()));
                 let report = tmp.cleanup();
                 if !cleaned {
                     let gone =
