@@ -169,9 +169,10 @@ pub enum Error {
         /// The path that no longer leads to our directory.
         path: Utf8PathBuf,
     },
-    /// A tracked name now holds a different file (or a symlink) than the one this instance
-    /// created; it was neither opened nor removed.
-    #[error("{path} is no longer the file this instance created")]
+    /// [`open`](crate::TemporaryDirectory::open) found a tracked name holding something
+    /// other than a regular file (a symlink, a FIFO, a device, a directory); it was not
+    /// opened (a FIFO or device is opened without blocking to be told apart, then closed).
+    #[error("{path} no longer holds a regular file")]
     Swapped {
         /// The path of the swapped entry.
         path: Utf8PathBuf,
