@@ -60,6 +60,11 @@ impl<F: Read + Write + Seek> BufFile<F> {
 
     /// Writes out what is pending, gives back what was read ahead, and returns the file
     /// positioned where this one was.
+    ///
+    /// # Errors
+    ///
+    /// The file's own error when writing out or seeking back fails; the data pending then
+    /// is lost with this buffer.
     pub fn into_inner(mut self) -> io::Result<F> {
         self.settle()?;
         Ok(self.inner.take().expect("present until into_inner"))

@@ -219,6 +219,11 @@ impl MemoryBackend {
     /// Opens `root` in `fs` (following symlinks, as opening a directory by path with
     /// ambient authority does) and acts as `fs`'s uid. A root that is missing, not a
     /// directory or not readable is [`Error::Io`] with [`Op::OpenRoot`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] with [`Op::OpenRoot`] and the errno Linux would give (`ENOENT`,
+    /// `ENOTDIR`, `EACCES`).
     pub fn new(fs: &MemoryFs, root: impl AsRef<Utf8Path>) -> Result<Self, Error> {
         let root = root.as_ref();
         // Resolved once, like the cap-std backend's: the paths handed out are the real ones

@@ -101,6 +101,11 @@ impl MemoryFile {
     }
 
     /// `ftruncate`: cuts or zero-extends the content to `len` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for a special file, `EFBIG` for a length past
+    /// [`MAX_FILE_SIZE`](crate::MAX_FILE_SIZE).
     pub fn set_len(&self, len: u64) -> io::Result<()> {
         if self.special {
             return Err(Errno::EINVAL.into());

@@ -325,6 +325,11 @@ impl MemoryFs {
     }
 
     /// The content of the file at `path`, following symlinks, like `std::fs::read`.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::read` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn read(&self, path: impl AsRef<Utf8Path>) -> io::Result<Vec<u8>> {
         let path = path.as_ref();
         self.outside(format!("read {path}"), |state, actor| {
@@ -335,6 +340,11 @@ impl MemoryFs {
     /// Creates (mode `0666 & !umask`) or truncates the file at `path` and writes `bytes`,
     /// **following symlinks** (a dangling one's target is created), like `std::fs::write`.
     /// This is how path-based code gets hurt.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::write` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn write(&self, path: impl AsRef<Utf8Path>, bytes: impl AsRef<[u8]>) -> io::Result<()> {
         let path = path.as_ref();
         let bytes = bytes.as_ref();
@@ -345,6 +355,11 @@ impl MemoryFs {
     }
 
     /// Makes the directory `path` with mode `0777 & !umask`, like `std::fs::create_dir`.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::create_dir` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn create_dir(&self, path: impl AsRef<Utf8Path>) -> io::Result<()> {
         let path = path.as_ref();
         self.outside(format!("create_dir {path}"), |state, actor| {
@@ -355,6 +370,11 @@ impl MemoryFs {
 
     /// Makes the directory `path` with exactly `mode` (the umask does not apply): an
     /// attacker's `0777` directory.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::DirBuilder::create` with a mode (`mkdir(2)`` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn create_dir_with_mode(&self, path: impl AsRef<Utf8Path>, mode: u32) -> io::Result<()> {
         let path = path.as_ref();
         self.outside(
@@ -399,6 +419,11 @@ impl MemoryFs {
     /// holds no data: reading or writing it, by path or through a handle, fails with
     /// `EAGAIN` (`WouldBlock`) instead of blocking, and seeking a handle on it with
     /// `ESPIPE`.
+    ///
+    /// # Errors
+    ///
+    /// What `mkfifo(3)` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn mkfifo(&self, path: impl AsRef<Utf8Path>) -> io::Result<()> {
         let path = path.as_ref();
         self.outside(format!("mkfifo {path}"), |state, actor| {
@@ -407,6 +432,11 @@ impl MemoryFs {
     }
 
     /// Unlinks the non-directory at `path` (a symlink itself), like `std::fs::remove_file`.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::remove_file` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn remove_file(&self, path: impl AsRef<Utf8Path>) -> io::Result<()> {
         let path = path.as_ref();
         self.outside(format!("remove_file {path}"), |state, actor| {
@@ -416,6 +446,11 @@ impl MemoryFs {
 
     /// Removes the empty directory at `path` (`DirectoryNotEmpty` otherwise), like
     /// `std::fs::remove_dir`. A handle on it keeps the inode, with no links.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::remove_dir` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn remove_dir(&self, path: impl AsRef<Utf8Path>) -> io::Result<()> {
         let path = path.as_ref();
         self.outside(format!("remove_dir {path}"), |state, actor| {
@@ -425,6 +460,11 @@ impl MemoryFs {
 
     /// Renames `from` to `to` as `rename(2)` does (replacing a file, or an empty directory
     /// with a directory), like `std::fs::rename`. Neither last component is followed.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::rename` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn rename(&self, from: impl AsRef<Utf8Path>, to: impl AsRef<Utf8Path>) -> io::Result<()> {
         let (from, to) = (from.as_ref(), to.as_ref());
         self.outside(format!("rename {from} {to}"), |state, actor| {
@@ -434,6 +474,11 @@ impl MemoryFs {
 
     /// Makes a symlink at `link` pointing to `target`, in the argument order of
     /// `std::os::unix::fs::symlink`. The target is stored as given and need not exist.
+    ///
+    /// # Errors
+    ///
+    /// What `std::os::unix::fs::symlink` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn symlink(
         &self,
         target: impl AsRef<Utf8Path>,
@@ -447,6 +492,11 @@ impl MemoryFs {
 
     /// Makes `link` another name of `original` (not following it), like
     /// `std::fs::hard_link`.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::hard_link` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn hard_link(
         &self,
         original: impl AsRef<Utf8Path>,
@@ -459,6 +509,11 @@ impl MemoryFs {
     }
 
     /// The target of the symlink at `path`, like `std::fs::read_link`.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::read_link` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn read_link(&self, path: impl AsRef<Utf8Path>) -> io::Result<Utf8PathBuf> {
         let path = path.as_ref();
         self.outside(format!("read_link {path}"), |state, actor| {
@@ -468,6 +523,11 @@ impl MemoryFs {
 
     /// The names in the directory at `path` (following symlinks), sorted, without `.`
     /// and `..`. Reading a directory is an access (relatime).
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::read_dir` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn read_dir(&self, path: impl AsRef<Utf8Path>) -> io::Result<Vec<String>> {
         let path = path.as_ref();
         self.outside(format!("read_dir {path}"), |state, actor| {
@@ -476,6 +536,11 @@ impl MemoryFs {
     }
 
     /// What `path` leads to, following symlinks, like `std::fs::metadata`.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::metadata` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn metadata(&self, path: impl AsRef<Utf8Path>) -> io::Result<MemoryMetadata> {
         let path = path.as_ref();
         self.outside(format!("metadata {path}"), |state, actor| {
@@ -484,6 +549,11 @@ impl MemoryFs {
     }
 
     /// What `path` is, not following a final symlink, like `std::fs::symlink_metadata`.
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::symlink_metadata` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn symlink_metadata(&self, path: impl AsRef<Utf8Path>) -> io::Result<MemoryMetadata> {
         let path = path.as_ref();
         self.outside(format!("symlink_metadata {path}"), |state, actor| {
@@ -493,6 +563,11 @@ impl MemoryFs {
 
     /// Sets the permission bits (`mode & 0o7777`) of what `path` leads to, following
     /// symlinks, like `std::fs::set_permissions`. Owner or root only (`EPERM`).
+    ///
+    /// # Errors
+    ///
+    /// What `std::fs::set_permissions` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn set_permissions(&self, path: impl AsRef<Utf8Path>, mode: u32) -> io::Result<()> {
         let path = path.as_ref();
         self.outside(format!("chmod {path} {mode:o}"), |state, actor| {
@@ -503,6 +578,11 @@ impl MemoryFs {
     /// Sets atime and mtime of `path` (instants on the virtual clock), not following a
     /// symlink, as `utimensat(AT_SYMLINK_NOFOLLOW)` does: owner or root only, and ctime
     /// becomes now. `cp -p`, `tar` and `rsync -t` make old-looking files this way.
+    ///
+    /// # Errors
+    ///
+    /// What `utimensat(2)` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn set_times(
         &self,
         path: impl AsRef<Utf8Path>,
@@ -534,6 +614,11 @@ impl MemoryFs {
     /// What systemd-tmpfiles does before descending into a directory: open `path` without
     /// following a symlink (`ELOOP`), then `flock(LOCK_EX|LOCK_NB)`. `Ok(false)` when a
     /// shared lock is held on it; `Ok(true)` when the lock was taken (and released at once).
+    ///
+    /// # Errors
+    ///
+    /// What `open(2)` then `flock(2)` says on Linux in the same state, with its errno (see
+    /// [`Errno::of`](crate::Errno::of)).
     pub fn try_lock_exclusive(&self, path: impl AsRef<Utf8Path>) -> io::Result<bool> {
         let path = path.as_ref();
         self.outside(format!("try_lock_exclusive {path}"), |state, actor| {

@@ -45,6 +45,11 @@ fn shared() -> MutexGuard<'static, Shared> {
 ///
 /// Nothing is cleaned up at exit (Rust runs no destructors for statics): call
 /// `default()?.cleanup()` at the end of `main`, as duplicity's callers do in a `finally`.
+///
+/// # Errors
+///
+/// As [`TemporaryDirectory::new_in`](tempdir_core::TemporaryDirectory::new_in) when the
+/// instance has to be made; the next call tries again.
 pub fn default() -> Result<Arc<TemporaryDirectory>, Error> {
     let mut shared = shared();
     if let Some(instance) = &shared.instance
