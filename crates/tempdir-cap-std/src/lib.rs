@@ -200,8 +200,9 @@ impl CapStdBackend {
     /// messages say.
     ///
     /// ```
-    /// use tempdir_cap_std::cap_std::{ambient_authority, fs::Dir};
-    /// use tempdir_cap_std::{CapStdBackend, TemporaryDirectory};
+    /// # mod tempdirs { pub use tempdir_cap_std::{cap_std, CapStdBackend}; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<CapStdBackend>; }
+    /// use tempdirs::cap_std::{ambient_authority, fs::Dir};
+    /// use tempdirs::{CapStdBackend, TemporaryDirectory};
     ///
     /// # let granted = camino::Utf8PathBuf::try_from(std::env::temp_dir()).unwrap();
     /// // The host's one act of ambient authority; the library holds only the handle.

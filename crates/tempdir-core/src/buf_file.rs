@@ -16,7 +16,8 @@ const CAPACITY: usize = 8 * 1024;
 ///
 /// ```
 /// use std::io::{Cursor, Read, Seek, SeekFrom, Write};
-/// use tempdir_core::BufFile;
+/// # mod tempdirs { pub use tempdir_core::*; }
+/// use tempdirs::BufFile;
 ///
 /// let mut file = BufFile::new(Cursor::new(Vec::new()));
 /// file.write_all(b"hello world")?;

@@ -106,8 +106,8 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// named to the backend and stay.
     ///
     /// ```
-    /// use tempdir_core::TemporaryDirectory;
-    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    /// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+    /// use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
     ///
     /// let fs = MemoryFs::new();
     /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;

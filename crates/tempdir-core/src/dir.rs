@@ -64,8 +64,9 @@ impl std::fmt::Display for DirStatus {
 /// checked, and whether cleanup removes what nobody tracked.
 ///
 /// ```
-/// use tempdir_core::Builder;
-/// use tempdir_memory::{MemoryBackend, MemoryFs};
+/// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+/// use tempdirs::Builder;
+/// use tempdirs::memory::{MemoryBackend, MemoryFs};
 ///
 /// let fs = MemoryFs::new();
 /// let tmp = Builder::new()
@@ -339,8 +340,8 @@ impl Builder {
 ///
 /// ```
 /// use std::io::Write;
-/// use tempdir_core::TemporaryDirectory;
-/// use tempdir_memory::{MemoryBackend, MemoryFs};
+/// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+/// use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
 ///
 /// let fs = MemoryFs::with_seed(7);
 /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
@@ -571,8 +572,8 @@ impl<B: Backend> TemporaryDirectory<B> {
     ///
     /// ```
     /// use std::io::{Read, Seek, Write};
-    /// use tempdir_core::TemporaryDirectory;
-    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    /// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+    /// use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
     ///
     /// let fs = MemoryFs::new();
     /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
@@ -636,8 +637,8 @@ impl<B: Backend> TemporaryDirectory<B> {
     ///
     /// ```
     /// use std::io::Write;
-    /// use tempdir_core::TemporaryDirectory;
-    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    /// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+    /// use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
     ///
     /// let fs = MemoryFs::new();
     /// fs.create_dir("/tmp/srv")?;
@@ -818,8 +819,8 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// changes nothing.
     ///
     /// ```
-    /// use tempdir_core::TemporaryDirectory;
-    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    /// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+    /// use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
     ///
     /// let fs = MemoryFs::new();
     /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;

@@ -12,8 +12,9 @@
 //! filesystem. Most programs depend on the `tempdirs` facade instead of this crate.
 //!
 //! ```
-//! use tempdir_core::{DirStatus, TemporaryDirectory};
-//! use tempdir_memory::{MemoryBackend, MemoryFs};
+//! # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+//! use tempdirs::DirStatus;
+//! use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
 //!
 //! let fs = MemoryFs::with_seed(1);
 //! let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
@@ -24,7 +25,7 @@
 //! // A reaper removes the (empty) directory: the instance notices and refuses.
 //! fs.remove_dir(tmp.dir())?;
 //! assert_eq!(tmp.status(), DirStatus::Reaped);
-//! assert!(matches!(tmp.mktemp(), Err(tempdir_core::Error::Reaped { .. })));
+//! assert!(matches!(tmp.mktemp(), Err(tempdirs::Error::Reaped { .. })));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]

@@ -24,7 +24,8 @@ use crate::meta::MemoryMetadata;
 /// created or opened at.
 ///
 /// ```
-/// use tempdir_memory::{BackendOp, FaultOp, MemoryFs};
+/// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+/// use tempdirs::memory::{BackendOp, FaultOp, MemoryFs};
 ///
 /// let fs = MemoryFs::new();
 /// // Plant a file right before each file the backend creates, at the same name.
@@ -149,8 +150,8 @@ impl fmt::Display for BackendOp {
 /// faults are checked.
 ///
 /// ```
-/// use tempdir_core::TemporaryDirectory;
-/// use tempdir_memory::{MemoryBackend, MemoryFs};
+/// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+/// use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
 ///
 /// let fs = MemoryFs::with_seed(42);
 /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
@@ -266,8 +267,9 @@ impl MemoryBackend {
     /// destination elsewhere is refused by the core.
     ///
     /// ```
-    /// use tempdir_core::{Error, TemporaryDirectory};
-    /// use tempdir_memory::{MemoryBackend, MemoryFs};
+    /// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+    /// use tempdirs::Error;
+    /// use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
     ///
     /// let fs = MemoryFs::new();
     /// let backend = MemoryBackend::new(&fs, "/tmp")?.without_ambient_authority();

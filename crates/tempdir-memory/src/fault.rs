@@ -159,8 +159,8 @@ enum Trigger {
 ///
 /// ```
 /// use std::io;
-/// use tempdir_core::TemporaryDirectory;
-/// use tempdir_memory::{Errno, Fault, FaultOp, MemoryBackend, MemoryFs};
+/// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+/// use tempdirs::memory::{Errno, Fault, FaultOp, MemoryBackend, MemoryFs, TemporaryDirectory};
 ///
 /// let fs = MemoryFs::new();
 /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;

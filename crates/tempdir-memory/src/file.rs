@@ -31,8 +31,8 @@ pub const MAX_FILE_SIZE: u64 = 1 << 30;
 ///
 /// ```
 /// use std::io::{Read, Seek, SeekFrom, Write};
-/// use tempdir_core::TemporaryDirectory;
-/// use tempdir_memory::{MemoryBackend, MemoryFs};
+/// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+/// use tempdirs::memory::{MemoryBackend, MemoryFs, TemporaryDirectory};
 ///
 /// let fs = MemoryFs::new();
 /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;

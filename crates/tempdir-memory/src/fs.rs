@@ -71,7 +71,8 @@ impl Shared {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tempdir_memory::MemoryFs;
+/// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+/// use tempdirs::memory::MemoryFs;
 ///
 /// let fs = MemoryFs::with_seed(3);
 /// fs.write("/tmp/notes", "hello")?;
@@ -251,7 +252,8 @@ impl MemoryFs {
     /// [`Backend::seed`]: tempdir_core::Backend::seed
     ///
     /// ```
-    /// use tempdir_memory::MemoryFs;
+    /// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+    /// use tempdirs::memory::MemoryFs;
     ///
     /// let fs = MemoryFs::with_seed(9);
     /// let next = fs.peek_random(2);
@@ -390,7 +392,8 @@ impl MemoryFs {
     /// `EBUSY` is not modelled).
     ///
     /// ```
-    /// use tempdir_memory::MemoryFs;
+    /// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+    /// use tempdirs::memory::MemoryFs;
     ///
     /// let fs = MemoryFs::new();
     /// let dev = fs.create_device_dir("/tmp/usb")?;
@@ -667,8 +670,9 @@ impl MemoryFs {
     /// cleanup it interrupted.
     ///
     /// ```
-    /// use tempdir_core::{DirStatus, TemporaryDirectory};
-    /// use tempdir_memory::{FaultOp, MemoryBackend, MemoryFs};
+    /// # mod tempdirs { pub use tempdir_core::*; pub mod memory { pub use tempdir_memory::*; pub type TemporaryDirectory = tempdir_core::TemporaryDirectory<MemoryBackend>; } }
+    /// use tempdirs::DirStatus;
+    /// use tempdirs::memory::{FaultOp, MemoryBackend, MemoryFs, TemporaryDirectory};
     ///
     /// let fs = MemoryFs::with_seed(5);
     /// let tmp = TemporaryDirectory::with_backend(MemoryBackend::new(&fs, "/tmp")?)?;
