@@ -39,19 +39,56 @@ fn component_problem(name: &str) -> Option<&'static str> {
         Some("names the directory itself")
     } else if name.len() > NAME_MAX {
         Some("longer than 255 bytes")
+    } else if cfg!(windows) {
+        windows_problem(name)
     } else {
         None
     }
 }
 
+/// What Windows will not take as one file name: a `:` (which names a stream of another
+/// file), a character its filesystems refuse, a trailing dot or space (which Windows drops,
+/// so the name would be another's), or a device name (`CON`, `NUL`, `COM1`…, with or
+/// without an extension), which opens the device instead of a file.
+fn windows_problem(name: &str) -> Option<&'static str> {
+    if name.contains(refused_on_windows) {
+        return Some("contains a character Windows refuses in one file name");
+    }
+    if name.ends_with('.') || name.ends_with(' ') {
+        return Some("ends with a dot or a space, which Windows drops");
+    }
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let device = matches!(
+        stem.to_ascii_uppercase().as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || (stem.len() == 4
+        && stem.get(..3).is_some_and(|port| {
+            port.eq_ignore_ascii_case("COM") || port.eq_ignore_ascii_case("LPT")
+        })
+        && stem.as_bytes()[3].is_ascii_digit());
+    device.then_some("names a device on Windows")
+}
+
+/// The characters Windows refuses in a file name; `:` names a stream of another file.
+fn refused_on_windows(c: char) -> bool {
+    matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*') || u32::from(c) < 32
+}
+
+/// Whether `c` separates path components here: `/` everywhere, `\` on Windows too.
+fn is_separator(c: char) -> bool {
+    c == '/' || (cfg!(windows) && c == '\\')
+}
+
 /// Checks a directory-name prefix or suffix: it must fit inside one path component.
 pub(crate) fn check_affix(affix: &str) -> Result<(), Error> {
-    let reason = if affix.contains('/') {
+    let reason = if affix.contains(is_separator) {
         Some("contains a path separator")
     } else if affix.contains('\0') {
         Some("contains a NUL byte")
     } else if affix.len() > NAME_MAX - RANDOM_LEN {
         Some("too long to leave room for the random part")
+    } else if cfg!(windows) && affix.contains(refused_on_windows) {
+        Some("contains a character Windows refuses in file names")
     } else {
         None
     };
@@ -112,13 +149,13 @@ pub(crate) fn resolve<'a>(dir: &Utf8Path, given: &'a Path) -> Result<&'a str, Er
     let text = given.as_str();
     let candidate = match text
         .strip_prefix(dir.as_str())
-        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_prefix(is_separator))
     {
         Some(rest) => rest,
         None if given.is_absolute() => return Err(outside(dir, given)),
         None => text,
     };
-    if candidate.contains('/') || candidate == ".." {
+    if candidate.contains(is_separator) || candidate == ".." {
         return Err(outside(dir, given));
     }
     match component_problem(candidate) {
@@ -388,6 +425,24 @@ mod tests {
             );
         }
         assert!(resolve(dir(), "x".repeat(255).as_str().as_ref()).is_ok());
+    }
+
+    #[test]
+    fn windows_names_that_are_not_one_file_are_refused_there() {
+        for bad in [
+            "a:b", "x?", "con", "NUL.txt", "com1", "LPT9.log", "dot.", "space ",
+        ] {
+            assert!(windows_problem(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "mkstemp-abcdefgh-1",
+            "console",
+            "com10",
+            "nul-not",
+            ".hidden",
+        ] {
+            assert_eq!(windows_problem(good), None, "{good}");
+        }
     }
 
     #[test]
