@@ -112,7 +112,7 @@ impl BackendOp {
     /// itself.
     pub fn path(&self) -> Utf8PathBuf {
         match &self.name {
-            Some(name) => self.dir.join(name),
+            Some(name) => crate::state::join(&self.dir, name),
             None => self.dir.clone(),
         }
     }
@@ -123,7 +123,7 @@ impl fmt::Display for BackendOp {
         write!(f, "{} {}", self.op, self.path())?;
         if let Some(to) = &self.to {
             let to_dir = self.to_dir.as_ref().unwrap_or(&self.dir);
-            write!(f, " {}", to_dir.join(to))?;
+            write!(f, " {}", crate::state::join(to_dir, to))?;
         }
         if let Some(mode) = self.mode {
             write!(f, " mode={mode:o}")?;
@@ -366,7 +366,7 @@ impl Backend for MemoryBackend {
         })?;
         Ok(MemoryDir {
             handle: Handle::new(&self.fs, ino),
-            path: self.root_path.join(name),
+            path: crate::state::join(&self.root_path, name),
         })
     }
 
@@ -423,7 +423,7 @@ impl Backend for MemoryBackend {
         Ok(MemoryFile::new(
             &self.fs,
             handle,
-            dir.path.join(name),
+            crate::state::join(&dir.path, name),
             false,
         ))
     }
@@ -451,7 +451,12 @@ impl Backend for MemoryBackend {
         })?;
         let handle = Handle::new(&self.fs, ino);
         let special = kind != FileKind::File;
-        let file = MemoryFile::new(&self.fs, handle, dir.path.join(name), special);
+        let file = MemoryFile::new(
+            &self.fs,
+            handle,
+            crate::state::join(&dir.path, name),
+            special,
+        );
         Ok((file, kind))
     }
 
@@ -500,7 +505,7 @@ impl Backend for MemoryBackend {
                 .map(Ino)
         })?;
         let handle = Handle::new(&self.fs, ino);
-        let path = dir.path.join(format!("<unnamed {ino}>"));
+        let path = crate::state::join(&dir.path, format!("<unnamed {ino}>"));
         Ok(MemoryFile::new(&self.fs, handle, path, false))
     }
 
@@ -569,7 +574,7 @@ impl Backend for MemoryBackend {
         })?;
         Ok(MemoryDir {
             handle: Handle::new(&self.fs, ino),
-            path: dir.path.join(name),
+            path: crate::state::join(&dir.path, name),
         })
     }
 

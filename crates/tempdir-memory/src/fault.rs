@@ -236,7 +236,7 @@ impl Fault {
         }
         match &self.path {
             None => true,
-            Some(want) if want.contains('/') => want == path,
+            Some(want) if want.contains(crate::state::is_separator) => want == path,
             Some(want) => Some(want.as_str()) == name,
         }
     }

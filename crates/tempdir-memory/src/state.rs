@@ -166,14 +166,28 @@ pub(crate) fn splitmix64(state: &mut u64) -> u64 {
 
 /// The components of a path, without empty ones and `.`.
 fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
-    path.split('/').filter(|c| !c.is_empty() && *c != ".")
+    path.split(is_separator)
+        .filter(|c| !c.is_empty() && *c != ".")
+}
+
+/// `dir/name`, with `/` on every platform: the paths of this filesystem are POSIX paths
+/// (`Utf8Path::join` would put `\` between them on Windows).
+pub(crate) fn join(dir: &Utf8Path, name: impl AsRef<str>) -> Utf8PathBuf {
+    let dir = dir.as_str().trim_end_matches('/');
+    Utf8PathBuf::from(format!("{dir}/{}", name.as_ref()))
+}
+
+/// Whether `c` separates path components: `/`, and on Windows also `\`, which
+/// `Utf8Path::join` puts between the names callers join onto this filesystem's paths.
+pub(crate) fn is_separator(c: char) -> bool {
+    c == '/' || (cfg!(windows) && c == '\\')
 }
 
 /// Checks a name given to a handle-relative operation: one component.
 fn check_name(name: &str) -> Result<(), Errno> {
     if name.is_empty() {
         Err(Errno::ENOENT)
-    } else if name.contains('\0') || name.contains('/') || name == "." || name == ".." {
+    } else if name.contains('\0') || name.contains(is_separator) || name == "." || name == ".." {
         Err(Errno::EINVAL)
     } else if name.len() > NAME_MAX {
         Err(Errno::ENAMETOOLONG)
@@ -512,9 +526,13 @@ impl State {
         if text.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let must_dir = text.ends_with('/') || text.ends_with("/.") || text == ".";
+        let must_dir = text.ends_with(is_separator)
+            || text
+                .strip_suffix('.')
+                .is_some_and(|rest| rest.ends_with(is_separator))
+            || text == ".";
         let mut pending: VecDeque<String> = components(text).map(str::to_owned).collect();
-        let mut cur = if text.starts_with('/') {
+        let mut cur = if text.starts_with(is_separator) {
             ROOT_INO
         } else {
             start
@@ -565,7 +583,7 @@ impl State {
                 }
                 self.may_follow(cur, ino, actor)?;
                 self.symlinks_followed += 1;
-                if target.as_str().starts_with('/') {
+                if target.as_str().starts_with(is_separator) {
                     cur = ROOT_INO;
                 }
                 for part in components(target.as_str()).rev() {
@@ -1028,9 +1046,10 @@ impl State {
             }
             ino = parent;
         }
-        let mut path = Utf8PathBuf::from("/");
-        path.extend(parts.iter().rev());
-        path
+        parts
+            .iter()
+            .rev()
+            .fold(Utf8PathBuf::from("/"), |path, name| join(&path, name))
     }
 
     /// Opens the directory a backend is rooted at, as `open_ambient_dir` does: following
@@ -1273,7 +1292,7 @@ impl State {
         } else {
             path
         };
-        if path.is_absolute() {
+        if path.as_str().starts_with(is_separator) {
             return Err(Errno::EACCES);
         }
         let ino = self

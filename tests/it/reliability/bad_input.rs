@@ -101,6 +101,13 @@ fn odd_names(dir: &Utf8Path) -> Vec<String> {
         // The directory's own name, as a file inside it.
         dir.file_name().expect("named").to_owned(),
     ]
+    .into_iter()
+    // Windows takes none of these as one file name: they are refused there, not odd.
+    .filter(|name| {
+        !cfg!(windows)
+            || !(name.ends_with(['.', ' ']) || name.contains(|c: char| c == '\\' || c < ' '))
+    })
+    .collect()
 }
 
 pub fn bad_names_are_refused_and_change_nothing<H: Extra>() {
@@ -232,6 +239,10 @@ pub fn odd_but_valid_affixes_work<H: Extra>() {
         ("tempdirs-", "-tempdirs"),
     ];
     for (prefix, suffix) in cases {
+        // A control character is no part of a file name on Windows.
+        if cfg!(windows) && format!("{prefix}{suffix}").contains(|c: char| c < ' ') {
+            continue;
+        }
         let td = Builder::new()
             .prefix(prefix)
             .suffix(suffix)
