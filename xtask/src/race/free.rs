@@ -23,7 +23,7 @@ use super::env::{Env, layout};
 use super::execute::Metrics;
 use super::measure::Snapshot;
 use super::output::Progress;
-use super::plan::{Adv, Model, Plan, ReaperChoice};
+use super::plan::{self, Adv, Model, Plan, ReaperChoice};
 use super::reaper::{Kind, Reaper};
 use super::scenario::{Act, SCENARIOS, Scenario};
 use super::sched::{Sched, SplitMix64};
@@ -108,30 +108,13 @@ pub fn jobs(o: &Options) -> Vec<FreeJob> {
             if !o.models.is_empty() && !o.models.contains(&model) {
                 continue;
             }
-            for reaper in ReaperChoice::ALL {
-                let wanted = match reaper {
-                    ReaperChoice::None => !s.reaped,
-                    _ => s.reaped,
-                };
-                if !wanted || (!o.reapers.is_empty() && !o.reapers.contains(&reaper)) {
-                    continue;
-                }
-                let flocks: &[Option<bool>] = if model.is_handle() {
-                    &[Some(true), Some(false)]
-                } else {
-                    &[None]
-                };
-                for &flock in flocks {
-                    if o.flock.is_some() && flock.is_some() && flock != o.flock {
-                        continue;
-                    }
-                    jobs.push(FreeJob {
-                        scenario: s,
-                        model,
-                        reaper,
-                        flock,
-                    });
-                }
+            for (reaper, flock) in plan::variants(o, s, model, true) {
+                jobs.push(FreeJob {
+                    scenario: s,
+                    model,
+                    reaper,
+                    flock,
+                });
             }
         }
     }

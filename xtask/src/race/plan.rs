@@ -204,36 +204,51 @@ pub fn jobs(o: &Options) -> Vec<Job> {
             if seeds.is_empty() {
                 continue;
             }
-            for reaper in ReaperChoice::ALL {
-                let wanted = match reaper {
-                    ReaperChoice::None => !s.reaped,
-                    ReaperChoice::Model(_) => s.reaped,
-                    // The real reapers act on real directories only.
-                    ReaperChoice::Real(_) => s.reaped && model.on_disk(),
-                };
-                if !wanted || (!o.reapers.is_empty() && !o.reapers.contains(&reaper)) {
-                    continue;
-                }
-                let flocks: &[Option<bool>] = if model.is_handle() {
-                    &[Some(true), Some(false)]
-                } else {
-                    &[None]
-                };
-                for &flock in flocks {
-                    if o.flock.is_some() && flock.is_some() && flock != o.flock {
-                        continue;
-                    }
-                    jobs.push(Job {
-                        scenario: s,
-                        model,
-                        reaper,
-                        flock,
-                        seeds: seeds.clone(),
-                        broken: o.broken,
-                    });
-                }
+            // The real reapers act on real directories only.
+            for (reaper, flock) in variants(o, s, model, model.on_disk()) {
+                jobs.push(Job {
+                    scenario: s,
+                    model,
+                    reaper,
+                    flock,
+                    seeds: seeds.clone(),
+                    broken: o.broken,
+                });
             }
         }
     }
     jobs
+}
+
+/// The reapers and flock settings `o` asks for of `model` in scenario `s`: no reaper for a
+/// scenario without one, each reaper (the real ones only where `real` allows) for the
+/// others, and the flock on and off for the handle models.
+pub fn variants(
+    o: &Options,
+    s: &Scenario,
+    model: Model,
+    real: bool,
+) -> Vec<(ReaperChoice, Option<bool>)> {
+    let flocks: &[Option<bool>] = if model.is_handle() {
+        &[Some(true), Some(false)]
+    } else {
+        &[None]
+    };
+    let mut out = Vec::new();
+    for reaper in ReaperChoice::ALL {
+        let wanted = match reaper {
+            ReaperChoice::None => !s.reaped,
+            ReaperChoice::Model(_) => s.reaped,
+            ReaperChoice::Real(_) => s.reaped && real,
+        };
+        if !wanted || (!o.reapers.is_empty() && !o.reapers.contains(&reaper)) {
+            continue;
+        }
+        for &flock in flocks {
+            if o.flock.is_none() || flock.is_none() || flock == o.flock {
+                out.push((reaper, flock));
+            }
+        }
+    }
+    out
 }
