@@ -102,6 +102,13 @@ pub fn duplicity_dir_names(mut rng: SplitMix64, n: usize) -> Vec<String> {
 }
 
 impl<'a> PathVictim<'a> {
+    /// duplicity's `{kind}-XXXXXXXX-N` in `dir`, the counter shared by both kinds.
+    fn next_name(&mut self, dir: &Utf8Path, kind: &str) -> Utf8PathBuf {
+        self.counter += 1;
+        let random = python_random_name(&mut self.rng);
+        dir.join(format!("{kind}-{random}-{}", self.counter))
+    }
+
     pub fn new(
         fs: &'a dyn Outside,
         root: &Utf8Path,
@@ -208,13 +215,7 @@ impl Victim for PathVictim<'_> {
             Act::Mkstemp(i) => {
                 let Some(dir) = self.dir.clone() else { return };
                 for _ in 0..100 {
-                    self.counter += 1;
-                    let name = format!(
-                        "mkstemp-{}-{}",
-                        python_random_name(&mut self.rng),
-                        self.counter
-                    );
-                    let path = dir.join(name);
+                    let path = self.next_name(&dir, "mkstemp");
                     let data = data_for(i, 0);
                     match self.create_excl(&path, &data) {
                         Ok(()) => {
@@ -237,13 +238,7 @@ impl Victim for PathVictim<'_> {
                 let Some(dir) = self.dir.clone() else { return };
                 // tempfile.mktemp: a name whose lstat fails.
                 for _ in 0..100 {
-                    self.counter += 1;
-                    let name = format!(
-                        "mktemp-{}-{}",
-                        python_random_name(&mut self.rng),
-                        self.counter
-                    );
-                    let path = dir.join(name);
+                    let path = self.next_name(&dir, "mktemp");
                     self.sched.before_op();
                     if self.fs.lstat(&path).is_err() {
                         self.tracked.push(path.clone());
