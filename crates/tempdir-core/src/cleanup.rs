@@ -140,21 +140,27 @@ impl<B: Backend> TemporaryDirectory<B> {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let (dir, names) = match taken {
+        let mut report = CleanupReport::new(DirStatus::Intact);
+        let mut kept: Vec<Box<str>> = Vec::new();
+        let dir = match taken {
             Some(dir) => {
                 let tracked = std::mem::take(&mut *self.tracked());
-                (dir, tracked.into_names().collect())
+                tracked.each(&self.random, |name| {
+                    if !self.unlink_tracked(&dir, name, &mut report) {
+                        kept.push(name.into());
+                    }
+                });
+                dir
             }
             None => match leftovers.take() {
-                Some(left) => (left.dir, left.names),
+                Some(left) => {
+                    kept = left.names;
+                    kept.retain(|name| !self.unlink_tracked(&left.dir, name, &mut report));
+                    left.dir
+                }
                 None => return CleanupReport::new(DirStatus::CleanedUp),
             },
         };
-        let mut report = CleanupReport::new(DirStatus::Intact);
-        let mut kept: Vec<Box<str>> = names
-            .into_iter()
-            .filter(|name| !self.unlink_tracked(&dir, name, &mut report))
-            .collect();
         if remove_untracked {
             self.remove_untracked(&dir, &mut kept, &mut report);
         }
@@ -458,7 +464,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     fn aside_name(&self) -> String {
         let mut aside = String::with_capacity(30);
         // Writing to a String cannot fail.
-        let _ = write!(aside, ".tempdirs-rm-{:016x}", self.random.next());
+        let _ = write!(aside, ".tempdirs-rm-{:016x}", self.random.fresh());
         aside
     }
 

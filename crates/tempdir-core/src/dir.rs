@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::backend::{Backend, FileId, FileKind, Meta, OpenRoot};
 use crate::cleanup::Leftovers;
-use crate::name::{self, Entry, Random, Tracked, join, resolve};
+use crate::name::{self, Entry, FreshName, Kind, Origin, Random, Tracked, join, resolve};
 use crate::named::{DirRef, NamedTempFile};
 use crate::{BufFile, Error, Op, RootProblem};
 
@@ -25,12 +25,6 @@ const FILE_MODE: u32 = 0o600;
 
 /// The default prefix of the directory's name.
 pub const DEFAULT_PREFIX: &str = "tempdirs-";
-
-/// The prefix of [`mkstemp`](TemporaryDirectory::mkstemp)'s names: duplicity's.
-const MKSTEMP_PREFIX: &str = "mkstemp-";
-/// The prefix of the names of named and unnamed temporary files, unless a [`Builder`]
-/// gives another.
-const FILE_PREFIX: &str = "tmp-";
 
 /// Where an instance's directory stands, as far as the instance can tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,6 +95,20 @@ pub(crate) struct FileSpec<'a> {
     pub(crate) prefix: &'a str,
     pub(crate) suffix: &'a str,
     pub(crate) mode: u32,
+    /// The names are this crate's own kind (its prefix, no suffix): not kept as strings.
+    pub(crate) kind: Option<Kind>,
+}
+
+impl FileSpec<'static> {
+    /// Names of `kind`, mode `0600`.
+    const fn of(kind: Kind) -> Self {
+        FileSpec {
+            prefix: kind.prefix(),
+            suffix: "",
+            mode: FILE_MODE,
+            kind: Some(kind),
+        }
+    }
 }
 
 impl Builder {
@@ -193,9 +201,9 @@ impl Builder {
         &self,
         tmp: &TemporaryDirectory<B>,
     ) -> Result<(B::File, Utf8PathBuf), Error> {
-        let spec = self.file_spec(MKSTEMP_PREFIX)?;
-        let (file, name, _) = tmp.create_fresh(&spec)?;
-        Ok((file, join(&tmp.path, &name)))
+        let spec = self.file_spec(Kind::Mkstemp)?;
+        let (file, fresh, _) = tmp.create_fresh(&spec)?;
+        Ok((file, fresh.path))
     }
 
     /// Creates a file without a name in `tmp`, as [`TemporaryDirectory::tempfile`] does,
@@ -207,7 +215,7 @@ impl Builder {
     /// [`Error::InvalidName`] or [`Error::InvalidMode`] for options that cannot be used;
     /// otherwise as [`TemporaryDirectory::tempfile`].
     pub fn tempfile<B: Backend>(&self, tmp: &TemporaryDirectory<B>) -> Result<B::File, Error> {
-        tmp.unnamed(&self.file_spec(FILE_PREFIX)?)
+        tmp.unnamed(&self.file_spec(Kind::Tmp)?)
     }
 
     /// Creates a named temporary file in the directory `dir` holds (a
@@ -219,9 +227,9 @@ impl Builder {
     /// [`Error::InvalidName`] or [`Error::InvalidMode`] for options that cannot be used;
     /// otherwise as [`TemporaryDirectory::mkstemp`].
     pub fn named_tempfile<D: DirRef>(&self, dir: D) -> Result<NamedTempFile<D>, Error> {
-        let spec = self.file_spec(FILE_PREFIX)?;
-        let (file, name, entry) = dir.create_fresh(&spec)?;
-        Ok(NamedTempFile::tracked(dir, file, name, entry, false))
+        let spec = self.file_spec(Kind::Tmp)?;
+        let (file, fresh, entry) = dir.create_fresh(&spec)?;
+        Ok(NamedTempFile::tracked(dir, file, fresh, entry, false))
     }
 
     /// Creates a named temporary file in a private directory of its own, made in
@@ -236,10 +244,10 @@ impl Builder {
         &self,
         backend: B,
     ) -> Result<NamedTempFile<Arc<TemporaryDirectory<B>>>, Error> {
-        let spec = self.file_spec(FILE_PREFIX)?;
+        let spec = self.file_spec(Kind::Tmp)?;
         let dir = Arc::new(self.private_dir_options().build(backend)?);
-        let (file, name, entry) = dir.create_fresh(&spec)?;
-        Ok(NamedTempFile::tracked(dir, file, name, entry, true))
+        let (file, fresh, entry) = dir.create_fresh(&spec)?;
+        Ok(NamedTempFile::tracked(dir, file, fresh, entry, true))
     }
 
     /// [`named_tempfile_with_backend`](Self::named_tempfile_with_backend) in `root`,
@@ -254,7 +262,7 @@ impl Builder {
         root: impl AsRef<Path>,
     ) -> Result<NamedTempFile<Arc<TemporaryDirectory<B>>>, Error> {
         // Nothing is opened or made for options that cannot be used.
-        self.file_spec(FILE_PREFIX)?;
+        self.file_spec(Kind::Tmp)?;
         let root = name::utf8(root.as_ref())?;
         self.named_tempfile_with_backend(B::open_root(root)?)
     }
@@ -281,9 +289,9 @@ impl Builder {
         }
     }
 
-    /// The files' options, checked, with `default_prefix` where none was given.
-    fn file_spec(&self, default_prefix: &'static str) -> Result<FileSpec<'_>, Error> {
-        let prefix = self.prefix.as_deref().unwrap_or(default_prefix);
+    /// The files' options, checked, with the prefix of `default` where none was given.
+    fn file_spec(&self, default: Kind) -> Result<FileSpec<'_>, Error> {
+        let prefix = self.prefix.as_deref().unwrap_or(default.prefix());
         name::check_file_affixes(prefix, &self.suffix)?;
         let mode = self.mode.unwrap_or(FILE_MODE);
         if mode & !0o7777 != 0 {
@@ -292,10 +300,12 @@ impl Builder {
                 reason: "bits beyond 0o7777 are not permission bits",
             });
         }
+        let own_kind = self.prefix.is_none() && self.suffix.is_empty();
         Ok(FileSpec {
             prefix,
             suffix: &self.suffix,
             mode,
+            kind: own_kind.then_some(default),
         })
     }
 }
@@ -369,8 +379,9 @@ pub struct TemporaryDirectory<B: Backend> {
     pub(crate) handle: RwLock<Option<B::Dir>>,
     /// The random parts of names.
     pub(crate) random: Random,
-    /// The per-instance counter that is part of every name handed out.
-    counter: AtomicU64,
+    /// The last generation drawn: every name tracked gets the next, and the names this
+    /// instance makes carry theirs.
+    generations: AtomicU64,
     /// Every name handed out or created and not yet forgotten. Held only for in-memory
     /// work, never across a filesystem call.
     pub(crate) tracked: Mutex<Tracked>,
@@ -434,7 +445,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             let mut dir_name =
                 String::with_capacity(prefix.len() + name::RANDOM_LEN + options.suffix.len());
             dir_name.push_str(prefix);
-            name::push_random(&mut dir_name, random.next());
+            name::push_random(&mut dir_name, random.fresh());
             dir_name.push_str(&options.suffix);
             let path = join(backend.root(), &dir_name);
             match backend.make_dir(&dir_name, DIR_MODE) {
@@ -450,7 +461,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                         id: made.id,
                         handle: RwLock::new(Some(handle)),
                         random,
-                        counter: AtomicU64::new(0),
+                        generations: AtomicU64::new(0),
                         tracked: Mutex::new(Tracked::default()),
                         leftovers: Mutex::new(None),
                         unlocked: AtomicBool::new(unlocked),
@@ -500,15 +511,10 @@ impl<B: Backend> TemporaryDirectory<B> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         self.check_path(dir)?;
-        let (name, generation) = self.next_name("mktemp-", "");
-        let path = join(&self.path, &name);
-        let entry = Entry {
-            generation,
-            created: false,
-        };
-        self.tracked().insert(&name, entry);
-        tracing::debug!(target: "tempdirs", path = %path, "registered temporary name");
-        Ok(path)
+        let (fresh, entry) = self.next_name(&FileSpec::of(Kind::Mktemp));
+        self.tracked().insert(fresh.name(), entry, &self.random);
+        tracing::debug!(target: "tempdirs", path = %fresh.path, "registered temporary name");
+        Ok(fresh.path)
     }
 
     /// Creates a fresh file in the directory and returns it open read-write with its
@@ -524,13 +530,8 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// [`Error::CleanedUp`]; [`Error::Reaped`] or [`Error::Replaced`] when the create failed
     /// because the directory is gone; [`Error::TooManyCollisions`]; [`Error::Io`].
     pub fn mkstemp(&self) -> Result<(B::File, Utf8PathBuf), Error> {
-        let spec = FileSpec {
-            prefix: MKSTEMP_PREFIX,
-            suffix: "",
-            mode: FILE_MODE,
-        };
-        let (file, name, _) = self.create_fresh(&spec)?;
-        Ok((file, join(&self.path, &name)))
+        let (file, fresh, _) = self.create_fresh(&FileSpec::of(Kind::Mkstemp))?;
+        Ok((file, fresh.path))
     }
 
     /// A fresh file named and made as `spec` says, tracked: its name and how it is
@@ -538,23 +539,17 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub(crate) fn create_fresh(
         &self,
         spec: &FileSpec<'_>,
-    ) -> Result<(B::File, String, Entry), Error> {
+    ) -> Result<(B::File, FreshName, Entry), Error> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         for _ in 0..MAX_ATTEMPTS {
-            let (name, generation) = self.next_name(spec.prefix, spec.suffix);
-            match self.create_tracked(dir, &name, generation, spec.mode) {
-                Ok(file) => {
-                    let entry = Entry {
-                        generation,
-                        created: true,
-                    };
-                    return Ok((file, name, entry));
-                }
+            let (fresh, entry) = self.next_name(spec);
+            match self.create_tracked(dir, fresh.name(), entry, spec.mode) {
+                Ok(file) => return Ok((file, fresh, entry)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    tracing::debug!(target: "tempdirs", name, "name taken, trying another");
+                    tracing::debug!(target: "tempdirs", name = fresh.name(), "name taken, trying another");
                 }
-                Err(e) => return Err(self.failure(dir, Op::CreateFile, &name, e)),
+                Err(e) => return Err(self.failure(dir, Op::CreateFile, fresh.name(), e)),
             }
         }
         Err(Error::TooManyCollisions {
@@ -594,11 +589,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// the name made for a moment could not be unlinked: it stays tracked, and cleanup
     /// removes it).
     pub fn tempfile(&self) -> Result<B::File, Error> {
-        self.unnamed(&FileSpec {
-            prefix: FILE_PREFIX,
-            suffix: "",
-            mode: FILE_MODE,
-        })
+        self.unnamed(&FileSpec::of(Kind::Tmp))
     }
 
     pub(crate) fn unnamed(&self, spec: &FileSpec<'_>) -> Result<B::File, Error> {
@@ -625,8 +616,8 @@ impl<B: Backend> TemporaryDirectory<B> {
             }
         }
         // No unnamed files here: a name for as long as one unlink takes.
-        let (file, name, entry) = self.create_fresh(spec)?;
-        self.remove_entry(&name, entry)?;
+        let (file, fresh, entry) = self.create_fresh(spec)?;
+        self.remove_entry(fresh.name(), entry)?;
         Ok(file)
     }
 
@@ -684,8 +675,11 @@ impl<B: Backend> TemporaryDirectory<B> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        let generation = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        match self.create_tracked(dir, name, generation, FILE_MODE) {
+        let entry = Entry {
+            generation: self.next_generation(),
+            origin: Origin::Kept { created: true },
+        };
+        match self.create_tracked(dir, name, entry, FILE_MODE) {
             Ok(file) => Ok(file),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::AlreadyExists {
                 path: join(&self.path, name),
@@ -700,7 +694,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         &self,
         dir: &B::Dir,
         name: &str,
-        generation: u64,
+        entry: Entry,
         mode: u32,
     ) -> io::Result<B::File> {
         let file = self.backend.create_file(dir, name, mode)?;
@@ -712,11 +706,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             let _ = self.backend.remove_file(dir, name);
             return Err(e);
         }
-        let entry = Entry {
-            generation,
-            created: true,
-        };
-        self.tracked().insert(name, entry);
+        self.tracked().insert(name, entry, &self.random);
         tracing::debug!(target: "tempdirs", name, dir = %self.path, "created temporary file");
         Ok(file)
     }
@@ -744,7 +734,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
-        let tracked = self.tracked().get(name);
+        let tracked = self.tracked().get(name, &self.random);
         match self.backend.open_file(dir, name) {
             Ok((file, FileKind::File)) => Ok(file),
             Ok(_) if tracked.is_some() => Err(self.swapped(name)),
@@ -763,7 +753,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                 }
                 // What we track is not there to open: say what happened to it.
                 match self.backend.entry(dir, name) {
-                    Ok(None) if entry.created => Err(Error::Vanished {
+                    Ok(None) if entry.created() => Err(Error::Vanished {
                         path: join(&self.path, name),
                     }),
                     Ok(Some(meta)) if meta.kind != FileKind::File => Err(self.swapped(name)),
@@ -786,7 +776,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         if self.is_cleaned_up() {
             return Err(Error::CleanedUp);
         }
-        let Some(entry) = self.tracked().get(name) else {
+        let Some(entry) = self.tracked().get(name, &self.random) else {
             return Err(Error::NotTracked {
                 path: join(&self.path, name),
             });
@@ -800,7 +790,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub fn forget(&self, name: impl AsRef<Path>) -> bool {
         let given = name.as_ref();
         let forgotten = match resolve(&self.path, given) {
-            Ok(name) => self.tracked().remove(name),
+            Ok(name) => self.tracked().remove(name, &self.random),
             Err(_) => false,
         };
         if forgotten {
@@ -851,13 +841,12 @@ impl<B: Backend> TemporaryDirectory<B> {
             Err(e) => return Err(self.failure(dir, Op::Stat, name, e)),
         }
         let mut tracked = self.tracked();
-        if !tracked.contains(name) {
-            let generation = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        if !tracked.contains(name, &self.random) {
             let entry = Entry {
-                generation,
-                created: false,
+                generation: self.next_generation(),
+                origin: Origin::Kept { created: false },
             };
-            tracked.insert(name, entry);
+            tracked.insert(name, entry, &self.random);
             tracing::debug!(target: "tempdirs", name, dir = %self.path, "adopted entry");
         }
         Ok(())
@@ -889,7 +878,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let Some(dir) = handle.as_ref() else {
             return Ok(());
         };
-        if self.tracked().get(name) != Some(entry) {
+        if self.tracked().get(name, &self.random) != Some(entry) {
             return Ok(());
         }
         match self.backend.remove_file(dir, name) {
@@ -899,7 +888,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
         // Forget it only if it is still what was removed: a create of the same name by
         // another thread in between tracked a new file, which stays tracked.
-        self.tracked().remove_if(name, entry);
+        self.tracked().remove_if(name, entry, &self.random);
         tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
         Ok(())
     }
@@ -910,7 +899,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         self.check_path(dir)?;
-        self.tracked().remove_if(name, entry);
+        self.tracked().remove_if(name, entry, &self.random);
         tracing::debug!(target: "tempdirs", name, dir = %self.path, "keeping temporary file");
         Ok(())
     }
@@ -952,7 +941,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                 _ => Error::io(Op::Persist, dest, e),
             });
         }
-        self.tracked().remove_if(name, entry);
+        self.tracked().remove_if(name, entry, &self.random);
         tracing::debug!(target: "tempdirs", name, dest = %dest, "persisted temporary file");
         Ok(())
     }
@@ -998,7 +987,8 @@ impl<B: Backend> TemporaryDirectory<B> {
 
     /// Whether `name` is tracked: handed out or created, and neither forgotten nor removed.
     pub fn is_tracked(&self, name: impl AsRef<Path>) -> bool {
-        resolve(&self.path, name.as_ref()).is_ok_and(|name| self.tracked().contains(name))
+        resolve(&self.path, name.as_ref())
+            .is_ok_and(|name| self.tracked().contains(name, &self.random))
     }
 
     /// How many names are tracked.
@@ -1052,7 +1042,9 @@ impl<B: Backend> TemporaryDirectory<B> {
         self.backend
             .touch(dir, None)
             .map_err(|e| Error::io(Op::SetTimes, self.path.clone(), e))?;
-        let names: Vec<Box<str>> = self.tracked().names().map(Box::from).collect();
+        let mut names: Vec<Box<str>> = Vec::with_capacity(self.tracked_count());
+        self.tracked()
+            .each(&self.random, |name| names.push(Box::from(name)));
         let mut first_failure = None;
         for name in &names {
             match self.backend.touch(dir, Some(name)) {
@@ -1108,9 +1100,20 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 
     /// `{prefix}XXXXXXXX-N{suffix}` and `N`, the generation it is tracked at.
-    fn next_name(&self, prefix: &str, suffix: &str) -> (String, u64) {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        (name::file_name(prefix, self.random.next(), n, suffix), n)
+    fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// A fresh name made as `spec` says, and how it is tracked once made.
+    fn next_name(&self, spec: &FileSpec<'_>) -> (FreshName, Entry) {
+        let generation = self.next_generation();
+        let random = self.random.of_generation(generation);
+        let fresh = FreshName::new(&self.path, spec.prefix, random, generation, spec.suffix);
+        let origin = match spec.kind {
+            Some(kind) => Origin::Made(kind),
+            None => Origin::Kept { created: true },
+        };
+        (fresh, Entry { generation, origin })
     }
 
     pub(crate) fn tracked(&self) -> MutexGuard<'_, Tracked> {

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
-use std::fmt::Write as _;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,6 +21,7 @@ const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub(crate) const RANDOM_LEN: usize = 8;
 
 /// Appends [`RANDOM_LEN`] characters derived from `bits` to `out`.
+#[inline]
 pub(crate) fn push_random(out: &mut String, mut bits: u64) {
     for _ in 0..RANDOM_LEN {
         out.push(char::from(ALPHABET[(bits % 36) as usize]));
@@ -176,31 +176,78 @@ fn outside(dir: &Utf8Path, given: &Utf8Path) -> Error {
 
 /// `dir/name` as a fresh path.
 pub(crate) fn join(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
-    let mut path = String::with_capacity(dir.as_str().len() + 1 + name.len());
-    path.push_str(dir.as_str());
-    if !path.ends_with('/') {
-        path.push('/');
-    }
+    let mut path = dir_with_separator(dir, name.len());
     path.push_str(name);
     Utf8PathBuf::from(path)
 }
 
+/// `dir/`, with room for a name of `name_len` bytes.
+fn dir_with_separator(dir: &Utf8Path, name_len: usize) -> String {
+    let mut path = String::with_capacity(dir.as_str().len() + 1 + name_len);
+    path.push_str(dir.as_str());
+    if !path.ends_with('/') {
+        path.push('/');
+    }
+    path
+}
+
+/// A file name just made, as the path handed out for it: the name is the path's end, so
+/// one allocation holds both.
+pub(crate) struct FreshName {
+    pub(crate) path: Utf8PathBuf,
+    name_at: usize,
+}
+
+impl FreshName {
+    /// `dir/{prefix}{random}-{generation}{suffix}`.
+    #[inline]
+    pub(crate) fn new(
+        dir: &Utf8Path,
+        prefix: &str,
+        random: u64,
+        generation: u64,
+        suffix: &str,
+    ) -> Self {
+        let mut path = dir_with_separator(dir, file_name_capacity(prefix, suffix));
+        let name_at = path.len();
+        push_file_name(&mut path, prefix, random, generation, suffix);
+        FreshName {
+            path: Utf8PathBuf::from(path),
+            name_at,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn name(&self) -> &str {
+        &self.path.as_str()[self.name_at..]
+    }
+}
+
 /// Where the random parts of one instance's names come from: SipHash, keyed from the
-/// operating system's randomness (std's [`RandomState`]), over a counter. Other processes
-/// cannot predict a name, and no name costs a syscall. With a seed (a backend whose runs
-/// must replay) the keys are fixed and the seed is mixed in instead.
+/// operating system's randomness (std's [`RandomState`]). Other processes cannot predict
+/// a name, and no name costs a syscall. With a seed (a backend whose runs must replay) the
+/// keys are fixed and the seed is mixed in instead.
+///
+/// The random part of a file's name is a function of its generation
+/// ([`of_generation`](Self::of_generation)): the tracked set can make a name again from
+/// its generation instead of keeping it.
 pub(crate) struct Random {
     keys: Keys,
     /// The seed, or the process id: a child forked before the first instance inherits the
     /// keys std hands out, and must not repeat its parent's names.
     salt: u64,
-    counter: AtomicU64,
+    /// How many [`fresh`](Self::fresh) values were drawn.
+    drawn: AtomicU64,
 }
 
 enum Keys {
     Os(RandomState),
     Seeded(BuildHasherDefault<DefaultHasher>),
 }
+
+/// Set in the values hashed for what is not a file, to keep them apart from generations
+/// (which never reach it).
+const NOT_A_FILE: u64 = 1 << 63;
 
 impl Random {
     pub(crate) fn new(seed: Option<u64>) -> Self {
@@ -211,16 +258,30 @@ impl Random {
         Random {
             keys,
             salt,
-            counter: AtomicU64::new(0),
+            drawn: AtomicU64::new(0),
         }
     }
 
-    /// 64 fresh bits.
-    pub(crate) fn next(&self) -> u64 {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+    /// The random bits of the file name made at `generation`: the same every time.
+    #[inline]
+    pub(crate) fn of_generation(&self, generation: u64) -> u64 {
+        debug_assert!(generation < NOT_A_FILE);
+        self.hash(generation)
+    }
+
+    /// 64 fresh bits, for what is named once: the directory, a cleanup's aside name.
+    pub(crate) fn fresh(&self) -> u64 {
+        let n = self.drawn.fetch_add(1, Ordering::Relaxed);
+        self.hash(n | NOT_A_FILE)
+    }
+
+    /// The salt and `value` hashed as one 16-byte word: one pass of SipHash's input loop.
+    #[inline]
+    fn hash(&self, value: u64) -> u64 {
+        let input = u128::from(self.salt) << 64 | u128::from(value);
         match &self.keys {
-            Keys::Os(keys) => keys.hash_one((self.salt, n)),
-            Keys::Seeded(keys) => keys.hash_one((self.salt, n)),
+            Keys::Os(keys) => keys.hash_one(input),
+            Keys::Seeded(keys) => keys.hash_one(input),
         }
     }
 }
@@ -236,106 +297,225 @@ pub(crate) fn process_id() -> u32 {
     0
 }
 
-/// `{prefix}{random}-{n}{suffix}`: duplicity's `mkstemp-XXXXXXXX-N` for the prefix
-/// `mkstemp-`. The counter makes it unique for this instance, the random part unguessable
-/// for everyone else.
-pub(crate) fn file_name(prefix: &str, random: u64, n: u64, suffix: &str) -> String {
-    let mut name =
-        String::with_capacity(prefix.len() + RANDOM_LEN + COUNTER_MAX_LEN + suffix.len());
-    name.push_str(prefix);
-    push_random(&mut name, random);
-    // Writing to a String cannot fail.
-    let _ = write!(name, "-{n}");
-    name.push_str(suffix);
-    name
+/// Appends `n` in decimal.
+#[inline]
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
 }
 
-/// The names an instance tracks, in the order they were tracked.
-///
-/// Each name is kept with its generation, the counter value it was tracked at (the counter
-/// its own name carries, for the names this crate makes), and whether this instance
-/// created the file (a `mktemp` name is created by the caller, or never). The generation
-/// lets a `remove` racing a `create` of the same name forget only what it removed.
-///
-/// The set is ordered by generation, not by name: a new name is an append at the hot end
-/// of the map, where a name-ordered map compares random strings behind cold pointers on
-/// every insert; cleanup unlinks in creation order, which is the kernel's cheapest order;
-/// and iteration is in a fixed order, so a seeded run replays exactly. A name is found
-/// through the counter it ends with; names that do not end with their own generation
-/// (given by the caller, or with a suffix) are found through a second map.
-#[derive(Default)]
-pub(crate) struct Tracked {
-    /// Every tracked name, keyed by `generation << 1 | created`.
-    by_generation: BTreeMap<u64, Box<str>>,
-    /// The generation of each name that does not end with it.
-    by_name: BTreeMap<Box<str>, u64>,
+/// Appends `{prefix}{random}-{generation}{suffix}`: duplicity's `mkstemp-XXXXXXXX-N` for
+/// the prefix `mkstemp-`. The generation makes it unique for this instance, the random
+/// part unguessable for everyone else.
+#[inline]
+pub(crate) fn push_file_name(
+    out: &mut String,
+    prefix: &str,
+    random: u64,
+    generation: u64,
+    suffix: &str,
+) {
+    out.push_str(prefix);
+    push_random(out, random);
+    out.push('-');
+    push_decimal(out, generation);
+    out.push_str(suffix);
+}
+
+/// The longest file name made with `prefix` and `suffix`.
+pub(crate) fn file_name_capacity(prefix: &str, suffix: &str) -> usize {
+    prefix.len() + RANDOM_LEN + COUNTER_MAX_LEN + suffix.len()
+}
+
+/// The names this crate makes with a prefix of its own and no suffix. Such a name is a
+/// function of its kind and its generation (the random part comes from the generation),
+/// so the tracked set keeps the generation alone and makes the name again when it needs
+/// it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `mkstemp-…`: a file made by `mkstemp`.
+    Mkstemp,
+    /// `mktemp-…`: a name handed out by `mktemp`, not created.
+    Mktemp,
+    /// `tmp-…`: a named or unnamed temporary file.
+    Tmp,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Mkstemp, Kind::Mktemp, Kind::Tmp];
+
+    pub(crate) const fn prefix(self) -> &'static str {
+        match self {
+            Kind::Mkstemp => "mkstemp-",
+            Kind::Mktemp => "mktemp-",
+            Kind::Tmp => "tmp-",
+        }
+    }
+
+    /// Whether this instance created the file (a `mktemp` name is created by the caller,
+    /// or never).
+    fn created(self) -> bool {
+        self != Kind::Mktemp
+    }
+
+    /// The kind and generation `name` was made with, if it has the form of one; whether
+    /// its random part is right is for the caller to see.
+    fn parse(name: &str) -> Option<(Kind, u64, &str)> {
+        Kind::ALL.into_iter().find_map(|kind| {
+            let rest = name.strip_prefix(kind.prefix())?;
+            let (random, digits) = rest.split_at_checked(RANDOM_LEN)?;
+            let digits = digits.strip_prefix('-')?;
+            // Only the form this crate writes: no sign, no leading zero.
+            if digits.is_empty()
+                || digits.starts_with('0')
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            Some((kind, digits.parse().ok()?, random))
+        })
+    }
 }
 
 /// What the tracked set knows of a name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
+    /// The counter value the name was tracked at: for the names this crate makes, the
+    /// one it carries. A name removed and tracked again has a new one, which lets a
+    /// `remove` racing a `create` of the same name forget only what it removed.
     pub(crate) generation: u64,
-    pub(crate) created: bool,
+    pub(crate) origin: Origin,
+}
+
+/// How a tracked name is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Made by this instance as `kind`: the name follows from the generation.
+    Made(Kind),
+    /// Given (adopted, created by name) or made with a caller's prefix or suffix: the
+    /// name is kept. `created` when this instance created the file.
+    Kept { created: bool },
 }
 
 impl Entry {
-    fn key(self) -> u64 {
-        self.generation << 1 | u64::from(self.created)
-    }
-
-    fn from_key(key: u64) -> Entry {
-        Entry {
-            generation: key >> 1,
-            created: key & 1 == 1,
+    /// Whether this instance created the file.
+    pub(crate) fn created(self) -> bool {
+        match self.origin {
+            Origin::Made(kind) => kind.created(),
+            Origin::Kept { created } => created,
         }
     }
 }
 
-/// The counter a name ends with (`…-N`), if it ends with one.
-fn trailing_generation(name: &str) -> Option<u64> {
-    let (_, digits) = name.rsplit_once('-')?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+/// The names an instance tracks.
+///
+/// A name this crate made with a prefix of its own (a [`Kind`]) is not kept as a string:
+/// it follows from its kind and generation, so the set keeps runs of consecutive
+/// generations of one kind. Files made one after another form one run, so tracking a new
+/// one extends a run in place: no allocation, no copy of the name, a few bytes at most
+/// per name; cleanup makes each name again, as it would have to format it anyway. Every
+/// other name is kept as given, by name.
+///
+/// Iteration is in creation order (generation order), the kernel's cheapest order for
+/// unlinks, and fixed, so a seeded run replays exactly.
+#[derive(Default)]
+pub(crate) struct Tracked {
+    /// Made names: the first generation of each run, and the run.
+    runs: BTreeMap<u64, Run>,
+    /// Kept names, with their entries.
+    kept: BTreeMap<Box<str>, Entry>,
+    /// How many names in all.
+    len: usize,
+}
+
+/// The generations `start..end` (the key is `start`), all made as `kind`.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    end: u64,
+    kind: Kind,
 }
 
 impl Tracked {
-    /// Tracks `name` as `entry`, in place of what it was tracked as before.
-    pub(crate) fn insert(&mut self, name: &str, entry: Entry) {
-        self.remove(name);
-        self.by_generation.insert(entry.key(), name.into());
-        if trailing_generation(name) != Some(entry.generation) {
-            self.by_name.insert(name.into(), entry.generation);
+    /// Tracks `name` as `entry`, in place of what it was tracked as before. A made entry's
+    /// generation must be fresh: drawn for this name and never tracked.
+    pub(crate) fn insert(&mut self, name: &str, entry: Entry, random: &Random) {
+        match entry.origin {
+            Origin::Made(kind) => {
+                debug_assert_eq!(
+                    Kind::parse(name).map(|(kind, generation, _)| (kind, generation)),
+                    Some((kind, entry.generation)),
+                );
+                // Only a kept name can already be there: the generation is fresh.
+                if !self.kept.is_empty() && self.kept.remove(name).is_some() {
+                    self.len -= 1;
+                }
+                self.add_to_runs(kind, entry.generation);
+            }
+            Origin::Kept { .. } => {
+                self.remove(name, random);
+                self.kept.insert(name.into(), entry);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn add_to_runs(&mut self, kind: Kind, generation: u64) {
+        let next = generation + 1;
+        let start = match self.runs.range_mut(..generation).next_back() {
+            Some((&start, run)) if run.end == generation && run.kind == kind => {
+                run.end = next;
+                start
+            }
+            _ => {
+                self.runs.insert(generation, Run { end: next, kind });
+                generation
+            }
+        };
+        // Threads that drew generations in one order may track them in another.
+        if let Some(&after) = self.runs.get(&next)
+            && after.kind == kind
+        {
+            self.runs.remove(&next);
+            if let Some(run) = self.runs.get_mut(&start) {
+                run.end = after.end;
+            }
         }
     }
 
-    pub(crate) fn get(&self, name: &str) -> Option<Entry> {
-        let generation = match trailing_generation(name) {
-            Some(generation) => self
-                .lookup(name, generation)
-                .map(|entry| entry.generation)
-                .or_else(|| self.by_name.get(name).copied())?,
-            None => *self.by_name.get(name)?,
-        };
-        self.lookup(name, generation)
+    pub(crate) fn get(&self, name: &str, random: &Random) -> Option<Entry> {
+        if let Some(&entry) = self.kept.get(name) {
+            return Some(entry);
+        }
+        let (kind, generation, random_part) = Kind::parse(name)?;
+        let (_, run) = self.runs.range(..=generation).next_back()?;
+        if generation >= run.end || run.kind != kind {
+            return None;
+        }
+        let mut expected = String::with_capacity(RANDOM_LEN);
+        push_random(&mut expected, random.of_generation(generation));
+        (expected == random_part).then_some(Entry {
+            generation,
+            origin: Origin::Made(kind),
+        })
     }
 
-    /// The entry at `generation`, if it holds `name`.
-    fn lookup(&self, name: &str, generation: u64) -> Option<Entry> {
-        let keys = generation << 1..=generation << 1 | 1;
-        self.by_generation
-            .range(keys)
-            .find(|(_, tracked)| &***tracked == name)
-            .map(|(&key, _)| Entry::from_key(key))
+    pub(crate) fn contains(&self, name: &str, random: &Random) -> bool {
+        self.get(name, random).is_some()
     }
 
-    pub(crate) fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
-    pub(crate) fn remove(&mut self, name: &str) -> bool {
-        match self.get(name) {
+    pub(crate) fn remove(&mut self, name: &str, random: &Random) -> bool {
+        match self.get(name, random) {
             Some(entry) => {
                 self.forget(name, entry);
                 true
@@ -345,21 +525,41 @@ impl Tracked {
     }
 
     /// Forgets `name` if it is still tracked as `entry`.
-    pub(crate) fn remove_if(&mut self, name: &str, entry: Entry) {
-        if self.get(name) == Some(entry) {
+    pub(crate) fn remove_if(&mut self, name: &str, entry: Entry, random: &Random) {
+        if self.get(name, random) == Some(entry) {
             self.forget(name, entry);
         }
     }
 
+    /// Forgets `name`, tracked as `entry`.
     fn forget(&mut self, name: &str, entry: Entry) {
-        self.by_generation.remove(&entry.key());
-        if trailing_generation(name) != Some(entry.generation) {
-            self.by_name.remove(name);
+        match entry.origin {
+            Origin::Made(_) => self.remove_from_runs(entry.generation),
+            Origin::Kept { .. } => {
+                self.kept.remove(name);
+            }
+        }
+        self.len -= 1;
+    }
+
+    /// Splits the run holding `generation` around it.
+    fn remove_from_runs(&mut self, generation: u64) {
+        let Some((&start, run)) = self.runs.range_mut(..=generation).next_back() else {
+            return;
+        };
+        let Run { end, kind } = *run;
+        if start < generation {
+            run.end = generation;
+        } else {
+            self.runs.remove(&start);
+        }
+        if generation + 1 < end {
+            self.runs.insert(generation + 1, Run { end, kind });
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.by_generation.len()
+        self.len
     }
 
     /// Forgets every name.
@@ -367,14 +567,28 @@ impl Tracked {
         *self = Tracked::default();
     }
 
-    /// Every tracked name, oldest first.
-    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.by_generation.values().map(|name| &**name)
-    }
-
-    /// Every tracked name, oldest first.
-    pub(crate) fn into_names(self) -> impl Iterator<Item = Box<str>> {
-        self.by_generation.into_values()
+    /// Calls `f` with every tracked name, oldest first.
+    pub(crate) fn each(&self, random: &Random, mut f: impl FnMut(&str)) {
+        let mut kept: Vec<(u64, &str)> = self
+            .kept
+            .iter()
+            .map(|(name, entry)| (entry.generation, &**name))
+            .collect();
+        kept.sort_unstable();
+        let mut kept = kept.into_iter().peekable();
+        let mut made = String::new();
+        for (&start, run) in &self.runs {
+            for generation in start..run.end {
+                while let Some((_, name)) = kept.next_if(|&(g, _)| g < generation) {
+                    f(name);
+                }
+                made.clear();
+                let bits = random.of_generation(generation);
+                push_file_name(&mut made, run.kind.prefix(), bits, generation, "");
+                f(&made);
+            }
+        }
+        kept.for_each(|(_, name)| f(name));
     }
 }
 
@@ -463,6 +677,12 @@ mod tests {
         ));
     }
 
+    fn file_name(prefix: &str, random: u64, generation: u64, suffix: &str) -> String {
+        let mut name = String::new();
+        push_file_name(&mut name, prefix, random, generation, suffix);
+        name
+    }
+
     #[test]
     fn file_names_carry_kind_random_part_and_counter() {
         assert_eq!(file_name("mkstemp-", 0, 0, ""), "mkstemp-aaaaaaaa-0");
@@ -471,6 +691,9 @@ mod tests {
             format!("mktemp-9aaaaaaa-{}", u64::MAX)
         );
         assert_eq!(file_name("x", 0, 7, ".txt"), "xaaaaaaaa-7.txt");
+        let fresh = FreshName::new(Utf8Path::new("/tmp/d/"), "tmp-", 1, 10, ".x");
+        assert_eq!(fresh.path, "/tmp/d/tmp-baaaaaaa-10.x");
+        assert_eq!(fresh.name(), "tmp-baaaaaaa-10.x");
     }
 
     #[test]
@@ -504,85 +727,209 @@ mod tests {
     #[test]
     fn seeded_names_replay_and_os_names_differ() {
         let (a, b) = (Random::new(Some(7)), Random::new(Some(7)));
-        let first: Vec<u64> = (0..4).map(|_| a.next()).collect();
-        assert_eq!(first, (0..4).map(|_| b.next()).collect::<Vec<_>>());
-        let other = Random::new(Some(8));
-        assert_ne!(first, (0..4).map(|_| other.next()).collect::<Vec<_>>());
+        let draw = |r: &Random| [r.fresh(), r.fresh(), r.of_generation(1), r.of_generation(2)];
+        let first = draw(&a);
+        assert_eq!(first, draw(&b));
+        assert_eq!(
+            a.of_generation(2),
+            first[3],
+            "a generation's bits never change"
+        );
+        assert_ne!(first[..2], first[2..], "files and the rest draw apart");
+        assert_ne!(first, draw(&Random::new(Some(8))));
         let (c, d) = (Random::new(None), Random::new(None));
-        assert_ne!(c.next(), d.next());
+        assert_ne!(c.of_generation(1), d.of_generation(1));
+        assert_ne!(c.fresh(), d.fresh());
+    }
+
+    fn made(random: &Random, kind: Kind, generation: u64) -> (String, Entry) {
+        let bits = random.of_generation(generation);
+        let entry = Entry {
+            generation,
+            origin: Origin::Made(kind),
+        };
+        (file_name(kind.prefix(), bits, generation, ""), entry)
+    }
+
+    fn kept(generation: u64, created: bool) -> Entry {
+        Entry {
+            generation,
+            origin: Origin::Kept { created },
+        }
+    }
+
+    fn names(tracked: &Tracked, random: &Random) -> Vec<String> {
+        let mut names = Vec::new();
+        tracked.each(random, |name| names.push(name.to_owned()));
+        names
     }
 
     #[test]
-    fn tracked_names_are_found_by_their_counter_or_by_name_and_kept_in_creation_order() {
+    fn made_names_are_kept_as_runs_and_made_again_in_creation_order() {
+        let random = Random::new(Some(1));
         let mut tracked = Tracked::default();
-        let made = |generation| Entry {
-            generation,
-            created: true,
-        };
-        tracked.insert("mkstemp-aaaaaaaa-2", made(2));
-        tracked.insert("given.txt", made(3));
-        tracked.insert("mkstemp-bbbbbbbb-1", made(1));
-        // A name that ends with another generation than its own, and a suffixed one.
-        tracked.insert("mkstemp-cccccccc-9", made(4));
-        tracked.insert("xdddddddd-5.txt", made(5));
-        let mktemp = Entry {
-            generation: 6,
-            created: false,
-        };
-        tracked.insert("mktemp-eeeeeeee-6", mktemp);
-        assert_eq!(tracked.len(), 6);
-        assert_eq!(tracked.get("mkstemp-cccccccc-9"), Some(made(4)));
-        assert_eq!(tracked.get("given.txt"), Some(made(3)));
-        assert_eq!(tracked.get("mktemp-eeeeeeee-6"), Some(mktemp));
-        assert_eq!(
-            tracked.get("mkstemp-zzzzzzzz-2"),
-            None,
-            "same counter, other name"
-        );
-        assert_eq!(
-            tracked.names().collect::<Vec<_>>(),
-            [
-                "mkstemp-bbbbbbbb-1",
-                "mkstemp-aaaaaaaa-2",
-                "given.txt",
-                "mkstemp-cccccccc-9",
-                "xdddddddd-5.txt",
-                "mktemp-eeeeeeee-6"
-            ]
-        );
-        // Tracked again (created at last): one entry, at its new place.
-        tracked.insert("mktemp-eeeeeeee-6", made(7));
-        assert_eq!(tracked.len(), 6);
-        assert_eq!(tracked.get("mktemp-eeeeeeee-6"), Some(made(7)));
-        for name in [
-            "given.txt",
-            "mkstemp-cccccccc-9",
-            "xdddddddd-5.txt",
-            "mkstemp-aaaaaaaa-2",
-        ] {
-            assert!(tracked.remove(name), "{name}");
-            assert!(!tracked.contains(name), "{name}");
+        let [m1, m2, m4, m5, m6] = [1, 2, 4, 5, 6].map(|g| made(&random, Kind::Mkstemp, g));
+        let t3 = made(&random, Kind::Mktemp, 3);
+        // Tracked out of order, as two threads may: the runs join up.
+        for (name, entry) in [&m2, &m1, &t3, &m5, &m4] {
+            tracked.insert(name, *entry, &random);
         }
+        tracked.insert("given.txt", kept(7, false), &random);
+        tracked.insert(&m6.0, m6.1, &random);
+        assert_eq!(tracked.len(), 7);
+        assert_eq!(tracked.runs.len(), 3, "1-2 mkstemp, 3 mktemp, 4-6 mkstemp");
         assert_eq!(
-            tracked.by_name.len(),
-            1,
-            "only the mktemp name tracked again"
+            names(&tracked, &random),
+            [&m1.0, &m2.0, &t3.0, &m4.0, &m5.0, &m6.0, "given.txt"]
         );
+        assert_eq!(tracked.get(&t3.0, &random), Some(t3.1));
+        assert!(!t3.1.created() && m4.1.created());
+        assert_eq!(tracked.get("given.txt", &random), Some(kept(7, false)));
+
+        // Removing from the middle of a run splits it.
+        assert!(tracked.remove(&m5.0, &random));
+        assert!(!tracked.remove(&m5.0, &random));
+        assert_eq!(tracked.len(), 6);
+        assert_eq!(
+            names(&tracked, &random),
+            [&m1.0, &m2.0, &t3.0, &m4.0, &m6.0, "given.txt"]
+        );
+        assert_eq!(tracked.get(&m6.0, &random), Some(m6.1));
+        assert_eq!(tracked.get(&m5.0, &random), None);
+        tracked.clear();
+        assert_eq!((tracked.len(), names(&tracked, &random).len()), (0, 0));
+    }
+
+    #[test]
+    fn only_the_exact_made_name_is_found() {
+        let random = Random::new(Some(2));
+        let mut tracked = Tracked::default();
+        let (name, entry) = made(&random, Kind::Mkstemp, 12);
+        tracked.insert(&name, entry, &random);
+        let random_part = &name["mkstemp-".len()..][..RANDOM_LEN];
+        for other in [
+            name.replace(random_part, "zzzzzzzz"),
+            name.replace("-12", "-012"),
+            name.replace("-12", "-+12"),
+            name.replace("mkstemp-", "mktemp-"),
+            name.replace("mkstemp-", "tmp-"),
+            format!("{name}.txt"),
+            format!("x{name}"),
+        ] {
+            assert_eq!(tracked.get(&other, &random), None, "{other}");
+            assert!(!tracked.remove(&other, &random), "{other}");
+        }
+        assert_eq!(tracked.get(&name, &random), Some(entry));
+        assert_eq!(
+            tracked.get(&name, &Random::new(Some(3))),
+            None,
+            "other keys"
+        );
+    }
+
+    #[test]
+    fn a_name_is_tracked_once_whichever_way_it_came() {
+        let random = Random::new(Some(4));
+        let mut tracked = Tracked::default();
+        // A mktemp name created at last: kept under its new generation.
+        let (name, entry) = made(&random, Kind::Mktemp, 1);
+        tracked.insert(&name, entry, &random);
+        tracked.insert(&name, kept(2, true), &random);
+        assert_eq!(tracked.len(), 1);
+        assert_eq!(tracked.get(&name, &random), Some(kept(2, true)));
+        assert!(tracked.runs.is_empty());
+        // A name adopted before this instance made it.
+        let (later, entry) = made(&random, Kind::Mkstemp, 3);
+        tracked.insert(&later, kept(0, false), &random);
+        tracked.insert(&later, entry, &random);
         assert_eq!(tracked.len(), 2);
+        assert_eq!(tracked.get(&later, &random), Some(entry));
+        assert_eq!(names(&tracked, &random), [name, later]);
     }
 
     #[test]
     fn remove_if_forgets_only_the_generation_it_saw() {
-        let entry = |generation| Entry {
-            generation,
-            created: true,
-        };
+        let random = Random::new(Some(5));
         let mut tracked = Tracked::default();
-        tracked.insert("x", entry(1));
-        tracked.insert("x", entry(2));
-        tracked.remove_if("x", entry(1));
-        assert_eq!(tracked.get("x"), Some(entry(2)));
-        tracked.remove_if("x", entry(2));
-        assert!(!tracked.contains("x"));
+        tracked.insert("x", kept(1, true), &random);
+        tracked.insert("x", kept(2, true), &random);
+        tracked.remove_if("x", kept(1, true), &random);
+        assert_eq!(tracked.get("x", &random), Some(kept(2, true)));
+        tracked.remove_if("x", kept(2, true), &random);
+        assert!(!tracked.contains("x", &random));
+        let (name, entry) = made(&random, Kind::Tmp, 3);
+        tracked.insert(&name, entry, &random);
+        tracked.remove_if(&name, kept(3, true), &random);
+        assert!(tracked.contains(&name, &random));
+        tracked.remove_if(&name, entry, &random);
+        assert_eq!(tracked.len(), 0);
+    }
+
+    proptest::proptest! {
+        /// Any sequence of tracking, removing and re-tracking: the set answers as a plain
+        /// map from name to entry does, and lists its names by generation.
+        #[test]
+        fn the_set_behaves_as_a_map_of_names(
+            ops in proptest::collection::vec((0u8..6, 0usize..64, proptest::bool::ANY), 0..300),
+        ) {
+            let random = Random::new(Some(9));
+            let mut tracked = Tracked::default();
+            let mut model: BTreeMap<String, Entry> = BTreeMap::new();
+            let mut seen: Vec<String> = vec!["given".into()];
+            let mut generation = 0;
+            for (op, index, flag) in ops {
+                let pick = seen[index % seen.len()].clone();
+                match op {
+                    // Made names: with `flag`, two drawn and tracked in reverse order, as
+                    // two threads may.
+                    0 | 1 => {
+                        let drawn = if flag { 2 } else { 1 };
+                        for g in (generation + 1..=generation + drawn).rev() {
+                            // Mostly one kind, so that runs grow and split.
+                            let kind = match index % 5 {
+                                0 => Kind::Mktemp,
+                                1 => Kind::Tmp,
+                                _ => Kind::Mkstemp,
+                            };
+                            let (name, entry) = made(&random, kind, g);
+                            tracked.insert(&name, entry, &random);
+                            model.insert(name.clone(), entry);
+                            seen.push(name);
+                        }
+                        generation += drawn;
+                    }
+                    2 => {
+                        generation += 1;
+                        let entry = kept(generation, flag);
+                        let name = if flag { pick } else { format!("given-{generation}") };
+                        tracked.insert(&name, entry, &random);
+                        model.insert(name.clone(), entry);
+                        seen.push(name);
+                    }
+                    3 | 4 => {
+                        let removed = tracked.remove(&pick, &random);
+                        proptest::prop_assert_eq!(removed, model.remove(&pick).is_some());
+                    }
+                    _ => {
+                        if let Some(&entry) = model.get(&pick) {
+                            let stale = Entry { generation: entry.generation + 1, ..entry };
+                            tracked.remove_if(&pick, stale, &random);
+                            tracked.remove_if(&pick, entry, &random);
+                            model.remove(&pick);
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(tracked.len(), model.len());
+            }
+            for name in &seen {
+                proptest::prop_assert_eq!(tracked.get(name, &random), model.get(name).copied());
+            }
+            let mut by_generation: Vec<(u64, &String)> =
+                model.iter().map(|(name, entry)| (entry.generation, name)).collect();
+            by_generation.sort();
+            let expected: Vec<&String> = by_generation.into_iter().map(|(_, name)| name).collect();
+            let listed = names(&tracked, &random);
+            proptest::prop_assert_eq!(listed.iter().collect::<Vec<_>>(), expected);
+        }
     }
 }

@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::Error;
 use crate::backend::{Backend, OpenRoot};
 use crate::dir::{Builder, TemporaryDirectory};
-use crate::name::Entry;
+use crate::name::{Entry, FreshName};
 
 /// What holds the [`TemporaryDirectory`] a [`NamedTempFile`] lives in: a borrow
 /// (`&TemporaryDirectory<B>`, from [`TemporaryDirectory::named_tempfile`]) or a share
@@ -142,17 +142,16 @@ impl<D: DirRef> NamedTempFile<D> {
     pub(crate) fn tracked(
         dir: D,
         file: FileOf<D>,
-        name: String,
+        fresh: FreshName,
         entry: Entry,
         private_dir: bool,
     ) -> Self {
-        let path = crate::name::join(dir.dir(), &name);
         NamedTempFile {
             file,
             name: TempName {
                 dir: Some(dir),
-                name: name.into_boxed_str(),
-                path,
+                name: fresh.name().into(),
+                path: fresh.path,
                 entry,
                 private_dir,
             },
