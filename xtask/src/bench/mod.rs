@@ -130,14 +130,17 @@ impl Sample {
     }
 }
 
-/// W3's memory figures, measured in a fresh process so earlier workloads do not hide them.
+/// W3's memory figures, each measured in a fresh process so earlier workloads do not hide
+/// them: peak RSS growth (VmHWM after minus VmRSS before) per tracked name.
 #[derive(Clone, Debug)]
 pub(crate) struct Memory {
+    /// Names tracked at the end of each probe.
     pub names: u64,
-    /// Peak RSS growth over the loop (VmHWM after minus VmRSS before), per name.
-    pub peak_per_name: f64,
-    /// RSS growth that stays while the names are tracked, per name.
-    pub steady_per_name: f64,
+    /// `mktemp` names one after another: the tracked set's best case.
+    pub in_order_per_name: f64,
+    /// Every other name forgotten as soon as it is handed out, so that no two tracked
+    /// names are neighbours: its worst case.
+    pub apart_per_name: f64,
     /// The average length of a name (its file-name part), the "name itself".
     pub name_len: f64,
 }
@@ -283,10 +286,10 @@ fn parse(args: &[String]) -> Result<Opts, String> {
 /// Entry point of `cargo xtask bench`.
 pub fn run(args: Vec<String>) -> ExitCode {
     // The W3 memory probe runs in a process of its own (see `native::memory_child`).
-    if let [flag, n, root] = args.as_slice()
+    if let [flag, n, apart, root] = args.as_slice()
         && flag == "--w3-memory-child"
     {
-        return native::memory_child(n, root);
+        return native::memory_child(n, apart == "apart", root);
     }
     // One workload of one comparator, once, for `strace -c -f` or `valgrind --tool=callgrind`.
     if let [flag, what, n] = args.as_slice()

@@ -460,9 +460,23 @@ fn row(
 /// header and rounding, which the tracked set costs as surely as its own bytes, and a
 /// counting global allocator would tax every allocation of the timed comparators here.
 pub(crate) fn memory(root: &Path, n: u64) -> Result<Memory, String> {
+    let [in_order, name_len] = memory_probe(root, n, false)?;
+    let [apart, _] = memory_probe(root, n, true)?;
+    Ok(Memory {
+        names: n,
+        in_order_per_name: in_order,
+        apart_per_name: apart,
+        name_len,
+    })
+}
+
+/// Runs the memory probe in a process of its own: its growth per name, and the names'
+/// average length.
+fn memory_probe(root: &Path, n: u64, apart: bool) -> Result<[f64; 2], String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = std::process::Command::new(exe)
         .args(["bench", "--w3-memory-child", &n.to_string()])
+        .arg(if apart { "apart" } else { "in-order" })
         .arg(root)
         .output()
         .map_err(|e| format!("cannot run the memory probe: {e}"))?;
@@ -478,18 +492,15 @@ pub(crate) fn memory(root: &Path, n: u64) -> Result<Memory, String> {
         .filter_map(|w| w.parse().ok())
         .collect();
     match v.as_slice() {
-        [peak, steady, name_len] => Ok(Memory {
-            names: n,
-            peak_per_name: *peak,
-            steady_per_name: *steady,
-            name_len: *name_len,
-        }),
+        &[per_name, name_len] => Ok([per_name, name_len]),
         _ => Err(format!("memory probe said {text:?}")),
     }
 }
 
-/// The memory probe's own process: `n` `mktemp` names, and what they cost in RSS.
-pub(crate) fn memory_child(n: &str, root: &str) -> ExitCode {
+/// The memory probe's own process: `n` tracked `mktemp` names, and their peak RSS growth
+/// per name. With `apart`, a second name is handed out and forgotten after each one, so
+/// that no two tracked names are neighbours.
+pub(crate) fn memory_child(n: &str, apart: bool, root: &str) -> ExitCode {
     let Ok(n) = n.parse::<u64>() else {
         eprintln!("bad count {n}");
         return ExitCode::FAILURE;
@@ -504,7 +515,14 @@ pub(crate) fn memory_child(n: &str, root: &str) -> ExitCode {
     let before = proc_status("VmRSS:");
     let mut name_bytes = 0u64;
     for _ in 0..n {
-        match tmp.mktemp() {
+        let made = tmp.mktemp().and_then(|kept| {
+            if apart {
+                let gap = tmp.mktemp()?;
+                tmp.forget(&gap);
+            }
+            Ok(kept)
+        });
+        match made {
             Ok(p) => name_bytes += p.file_name().map_or(0, str::len) as u64,
             Err(e) => {
                 eprintln!("{e}");
@@ -513,21 +531,18 @@ pub(crate) fn memory_child(n: &str, root: &str) -> ExitCode {
         }
     }
     let peak = proc_status("VmHWM:");
-    let after = proc_status("VmRSS:");
     // The growth is the tracked set's only if every name is in it.
     if tmp.tracked_count() as u64 != n {
         eprintln!("{} names tracked, not {n}", tmp.tracked_count());
         return ExitCode::FAILURE;
     }
-    let (Some(before), Some(peak), Some(after)) = (before, peak, after) else {
+    let (Some(before), Some(peak)) = (before, peak) else {
         eprintln!("cannot read /proc/self/status");
         return ExitCode::FAILURE;
     };
-    let per = |kib: u64| (kib.saturating_sub(before) * 1024) as f64 / n as f64;
     println!(
-        "{:.1} {:.1} {:.1}",
-        per(peak),
-        per(after),
+        "{:.1} {:.1}",
+        (peak.saturating_sub(before) * 1024) as f64 / n as f64,
         name_bytes as f64 / n as f64
     );
     drop(tmp);

@@ -98,12 +98,8 @@ pub(crate) fn table(r: &Results) -> String {
     if let Some(m) = &r.memory {
         let _ = writeln!(
             t,
-            "\nW3 memory ({} names, fresh process): peak RSS growth {:.1} B/name, steady {:.1} B/name; names average {:.1} B, so {:.1} B/name beyond the name (peak)",
-            m.names,
-            m.peak_per_name,
-            m.steady_per_name,
-            m.name_len,
-            m.peak_per_name - m.name_len
+            "\nW3 memory ({} tracked mktemp names, fresh process each, peak RSS growth per name): one after another {:.1} B; every other one forgotten, so no two are neighbours {:.1} B; the names themselves average {:.1} B and are not stored",
+            m.names, m.in_order_per_name, m.apart_per_name, m.name_len,
         );
     }
     for s in &r.skipped {
@@ -178,12 +174,13 @@ fn targets(r: &Results) -> Vec<Target> {
         }
     }
     if let Some(m) = &r.memory {
-        let beyond = m.peak_per_name - m.name_len;
+        // The set keeps no copy of a name it made: all of its growth is beyond the name.
+        let worst = m.in_order_per_name.max(m.apart_per_name);
         out.push(Target::new(
-            "W3 <= 64 B per tracked name beyond the name (peak RSS growth)".into(),
-            beyond,
+            "W3 <= 64 B per tracked name beyond the name (peak RSS growth, worst case)".into(),
+            worst,
             " B",
-            beyond <= 64.0,
+            worst <= 64.0,
         ));
     }
     out
@@ -222,8 +219,8 @@ pub(crate) fn json(r: &Results) -> String {
     let memory = r.memory.as_ref().map_or(Value::Null, |m| {
         json!({
             "names": m.names,
-            "peak_bytes_per_name": number(m.peak_per_name),
-            "steady_bytes_per_name": number(m.steady_per_name),
+            "in_order_bytes_per_name": number(m.in_order_per_name),
+            "apart_bytes_per_name": number(m.apart_per_name),
             "name_len": number(m.name_len),
         })
     });
