@@ -773,15 +773,14 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// mount point at the name): the name stays tracked.
     pub fn remove(&self, name: impl AsRef<Path>) -> Result<(), Error> {
         let name = resolve(&self.path, name.as_ref())?;
-        if self.is_cleaned_up() {
-            return Err(Error::CleanedUp);
-        }
+        let handle = self.gate();
+        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         let Some(entry) = self.tracked().get(name, &self.random) else {
             return Err(Error::NotTracked {
                 path: join(&self.path, name),
             });
         };
-        self.remove_entry(name, entry)
+        self.unlink_entry(dir, name, entry)
     }
 
     /// Stops tracking `name` without touching the file: duplicity's `forget()`, for a file
@@ -878,9 +877,14 @@ impl<B: Backend> TemporaryDirectory<B> {
         let Some(dir) = handle.as_ref() else {
             return Ok(());
         };
-        if self.tracked().get(name, &self.random) != Some(entry) {
+        if !self.tracked().holds(name, entry) {
             return Ok(());
         }
+        self.unlink_entry(dir, name, entry)
+    }
+
+    /// Unlinks `name`, tracked as `entry`, through `dir`, and forgets it.
+    fn unlink_entry(&self, dir: &B::Dir, name: &str, entry: Entry) -> Result<(), Error> {
         match self.backend.remove_file(dir, name) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -888,7 +892,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         }
         // Forget it only if it is still what was removed: a create of the same name by
         // another thread in between tracked a new file, which stays tracked.
-        self.tracked().remove_if(name, entry, &self.random);
+        self.tracked().remove_if(name, entry);
         tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
         Ok(())
     }
@@ -899,7 +903,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let handle = self.gate();
         let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
         self.check_path(dir)?;
-        self.tracked().remove_if(name, entry, &self.random);
+        self.tracked().remove_if(name, entry);
         tracing::debug!(target: "tempdirs", name, dir = %self.path, "keeping temporary file");
         Ok(())
     }
@@ -941,7 +945,7 @@ impl<B: Backend> TemporaryDirectory<B> {
                 _ => Error::io(Op::Persist, dest, e),
             });
         }
-        self.tracked().remove_if(name, entry, &self.random);
+        self.tracked().remove_if(name, entry);
         tracing::debug!(target: "tempdirs", name, dest = %dest, "persisted temporary file");
         Ok(())
     }

@@ -498,8 +498,7 @@ impl Tracked {
             return Some(entry);
         }
         let (kind, generation, random_part) = Kind::parse(name)?;
-        let (_, run) = self.runs.range(..=generation).next_back()?;
-        if generation >= run.end || run.kind != kind {
+        if !self.run_holds(kind, generation) {
             return None;
         }
         let mut expected = String::with_capacity(RANDOM_LEN);
@@ -524,9 +523,26 @@ impl Tracked {
         }
     }
 
-    /// Forgets `name` if it is still tracked as `entry`.
-    pub(crate) fn remove_if(&mut self, name: &str, entry: Entry, random: &Random) {
-        if self.get(name, random) == Some(entry) {
+    /// Whether `name` is still tracked as `entry`, which [`get`](Self::get) gave for it.
+    /// A made name is its kind and generation, so no name is made again to tell.
+    pub(crate) fn holds(&self, name: &str, entry: Entry) -> bool {
+        match entry.origin {
+            Origin::Made(kind) => self.run_holds(kind, entry.generation),
+            Origin::Kept { .. } => self.kept.get(name) == Some(&entry),
+        }
+    }
+
+    fn run_holds(&self, kind: Kind, generation: u64) -> bool {
+        self.runs
+            .range(..=generation)
+            .next_back()
+            .is_some_and(|(_, run)| generation < run.end && run.kind == kind)
+    }
+
+    /// Forgets `name` if it is still tracked as `entry`, which [`get`](Self::get) gave
+    /// for it.
+    pub(crate) fn remove_if(&mut self, name: &str, entry: Entry) {
+        if self.holds(name, entry) {
             self.forget(name, entry);
         }
     }
@@ -853,15 +869,15 @@ mod tests {
         let mut tracked = Tracked::default();
         tracked.insert("x", kept(1, true), &random);
         tracked.insert("x", kept(2, true), &random);
-        tracked.remove_if("x", kept(1, true), &random);
+        tracked.remove_if("x", kept(1, true));
         assert_eq!(tracked.get("x", &random), Some(kept(2, true)));
-        tracked.remove_if("x", kept(2, true), &random);
+        tracked.remove_if("x", kept(2, true));
         assert!(!tracked.contains("x", &random));
         let (name, entry) = made(&random, Kind::Tmp, 3);
         tracked.insert(&name, entry, &random);
-        tracked.remove_if(&name, kept(3, true), &random);
+        tracked.remove_if(&name, kept(3, true));
         assert!(tracked.contains(&name, &random));
-        tracked.remove_if(&name, entry, &random);
+        tracked.remove_if(&name, entry);
         assert_eq!(tracked.len(), 0);
     }
 
@@ -876,6 +892,8 @@ mod tests {
             let mut tracked = Tracked::default();
             let mut model: BTreeMap<String, Entry> = BTreeMap::new();
             let mut seen: Vec<String> = vec!["given".into()];
+            // Every (name, entry) tracked: what a caller can hand back to `remove_if`.
+            let mut history: Vec<(String, Entry)> = Vec::new();
             let mut generation = 0;
             for (op, index, flag) in ops {
                 let pick = seen[index % seen.len()].clone();
@@ -894,6 +912,7 @@ mod tests {
                             let (name, entry) = made(&random, kind, g);
                             tracked.insert(&name, entry, &random);
                             model.insert(name.clone(), entry);
+                            history.push((name.clone(), entry));
                             seen.push(name);
                         }
                         generation += drawn;
@@ -904,20 +923,22 @@ mod tests {
                         let name = if flag { pick } else { format!("given-{generation}") };
                         tracked.insert(&name, entry, &random);
                         model.insert(name.clone(), entry);
+                        history.push((name.clone(), entry));
                         seen.push(name);
                     }
                     3 | 4 => {
                         let removed = tracked.remove(&pick, &random);
                         proptest::prop_assert_eq!(removed, model.remove(&pick).is_some());
                     }
-                    _ => {
-                        if let Some(&entry) = model.get(&pick) {
-                            let stale = Entry { generation: entry.generation + 1, ..entry };
-                            tracked.remove_if(&pick, stale, &random);
-                            tracked.remove_if(&pick, entry, &random);
-                            model.remove(&pick);
+                    // An entry seen once, perhaps no longer the name's.
+                    _ if !history.is_empty() => {
+                        let (name, entry) = &history[index % history.len()];
+                        tracked.remove_if(name, *entry);
+                        if model.get(name) == Some(entry) {
+                            model.remove(name);
                         }
                     }
+                    _ => {}
                 }
                 proptest::prop_assert_eq!(tracked.len(), model.len());
             }
