@@ -20,12 +20,22 @@ const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Length of the random part: 36^8 ≈ 2^41 names, so a planted name has to be guessed.
 pub(crate) const RANDOM_LEN: usize = 8;
 
+/// The [`RANDOM_LEN`] characters derived from `bits`.
+#[inline]
+fn random_chars(mut bits: u64) -> [u8; RANDOM_LEN] {
+    let mut chars = [0; RANDOM_LEN];
+    for c in &mut chars {
+        *c = ALPHABET[(bits % 36) as usize];
+        bits /= 36;
+    }
+    chars
+}
+
 /// Appends [`RANDOM_LEN`] characters derived from `bits` to `out`.
 #[inline]
-pub(crate) fn push_random(out: &mut String, mut bits: u64) {
-    for _ in 0..RANDOM_LEN {
-        out.push(char::from(ALPHABET[(bits % 36) as usize]));
-        bits /= 36;
+pub(crate) fn push_random(out: &mut String, bits: u64) {
+    for c in random_chars(bits) {
+        out.push(char::from(c));
     }
 }
 
@@ -431,19 +441,144 @@ impl Entry {
 /// unlinks, and fixed, so a seeded run replays exactly.
 #[derive(Default)]
 pub(crate) struct Tracked {
-    /// Made names: the first generation of each run, and the run.
-    runs: BTreeMap<u64, Run>,
+    /// Made names.
+    runs: Runs,
     /// Kept names, with their entries.
     kept: BTreeMap<Box<str>, Entry>,
     /// How many names in all.
     len: usize,
 }
 
-/// The generations `start..end` (the key is `start`), all made as `kind`.
+/// Generations of made names, as runs of consecutive generations of one kind.
+///
+/// The newest run (the one starting last) is kept out of the map: names made one after
+/// another extend it, and a name made and removed at once (`mkstemp` then `remove`) comes
+/// and goes there, so the common cases touch no tree node.
+#[derive(Default)]
+struct Runs {
+    /// The newest run, with its first generation. While it is `None`, the map may still
+    /// hold runs.
+    newest: Option<(u64, Run)>,
+    /// Every older run, by its first generation.
+    older: BTreeMap<u64, Run>,
+}
+
+/// The generations `start..end` (`start` is kept beside it), all made as `kind`.
 #[derive(Clone, Copy, Debug)]
 struct Run {
     end: u64,
     kind: Kind,
+}
+
+impl Runs {
+    /// Adds `generation`, which must not be there yet.
+    fn add(&mut self, kind: Kind, generation: u64) {
+        let next = generation + 1;
+        match &mut self.newest {
+            Some((_, run)) if run.end == generation && run.kind == kind => {
+                run.end = next;
+                return;
+            }
+            None if self
+                .older
+                .last_key_value()
+                .is_none_or(|(_, last)| last.end < generation) =>
+            {
+                self.newest = Some((generation, Run { end: next, kind }));
+                return;
+            }
+            _ => {}
+        }
+        // Anywhere else: in the map, with the newest run, which then comes out again.
+        if let Some((start, run)) = self.newest.take() {
+            self.older.insert(start, run);
+        }
+        let start = match self.older.range_mut(..generation).next_back() {
+            Some((&start, run)) if run.end == generation && run.kind == kind => {
+                run.end = next;
+                start
+            }
+            _ => {
+                self.older.insert(generation, Run { end: next, kind });
+                generation
+            }
+        };
+        // Threads that drew generations in one order may track them in another.
+        if let Some(&after) = self.older.get(&next)
+            && after.kind == kind
+        {
+            self.older.remove(&next);
+            if let Some(run) = self.older.get_mut(&start) {
+                run.end = after.end;
+            }
+        }
+        self.newest = self.older.pop_last();
+    }
+
+    /// Whether `generation` is there, made as `kind`.
+    fn holds(&self, kind: Kind, generation: u64) -> bool {
+        let run = match self.newest {
+            Some((start, run)) if start <= generation => Some(run),
+            _ => self
+                .older
+                .range(..=generation)
+                .next_back()
+                .map(|(_, &run)| run),
+        };
+        run.is_some_and(|run| generation < run.end && run.kind == kind)
+    }
+
+    /// Removes `generation`, which must be there: the run holding it is split around it.
+    fn remove(&mut self, generation: u64) {
+        if let Some((start, run)) = &mut self.newest
+            && *start <= generation
+        {
+            let Run { end, kind } = *run;
+            if generation + 1 == end {
+                run.end = generation;
+            } else if *start == generation {
+                *start = generation + 1;
+            } else {
+                self.older.insert(
+                    *start,
+                    Run {
+                        end: generation,
+                        kind,
+                    },
+                );
+                *start = generation + 1;
+            }
+            if let Some((start, run)) = self.newest
+                && start == run.end
+            {
+                self.newest = None;
+            }
+            return;
+        }
+        let Some((&start, run)) = self.older.range_mut(..=generation).next_back() else {
+            return;
+        };
+        let Run { end, kind } = *run;
+        if start < generation {
+            run.end = generation;
+        } else {
+            self.older.remove(&start);
+        }
+        if generation + 1 < end {
+            self.older.insert(generation + 1, Run { end, kind });
+        }
+    }
+
+    /// Every run, oldest first, with its first generation.
+    fn iter(&self) -> impl Iterator<Item = (u64, Run)> + '_ {
+        let older = self.older.iter().map(|(&start, &run)| (start, run));
+        older.chain(self.newest)
+    }
+
+    #[cfg(test)]
+    fn count(&self) -> usize {
+        self.older.len() + usize::from(self.newest.is_some())
+    }
 }
 
 impl Tracked {
@@ -460,7 +595,7 @@ impl Tracked {
                 if !self.kept.is_empty() && self.kept.remove(name).is_some() {
                     self.len -= 1;
                 }
-                self.add_to_runs(kind, entry.generation);
+                self.runs.add(kind, entry.generation);
             }
             Origin::Kept { .. } => {
                 self.remove(name, random);
@@ -470,40 +605,16 @@ impl Tracked {
         self.len += 1;
     }
 
-    fn add_to_runs(&mut self, kind: Kind, generation: u64) {
-        let next = generation + 1;
-        let start = match self.runs.range_mut(..generation).next_back() {
-            Some((&start, run)) if run.end == generation && run.kind == kind => {
-                run.end = next;
-                start
-            }
-            _ => {
-                self.runs.insert(generation, Run { end: next, kind });
-                generation
-            }
-        };
-        // Threads that drew generations in one order may track them in another.
-        if let Some(&after) = self.runs.get(&next)
-            && after.kind == kind
-        {
-            self.runs.remove(&next);
-            if let Some(run) = self.runs.get_mut(&start) {
-                run.end = after.end;
-            }
-        }
-    }
-
     pub(crate) fn get(&self, name: &str, random: &Random) -> Option<Entry> {
         if let Some(&entry) = self.kept.get(name) {
             return Some(entry);
         }
         let (kind, generation, random_part) = Kind::parse(name)?;
-        if !self.run_holds(kind, generation) {
+        if !self.runs.holds(kind, generation) {
             return None;
         }
-        let mut expected = String::with_capacity(RANDOM_LEN);
-        push_random(&mut expected, random.of_generation(generation));
-        (expected == random_part).then_some(Entry {
+        let expected = random_chars(random.of_generation(generation));
+        (expected == random_part.as_bytes()).then_some(Entry {
             generation,
             origin: Origin::Made(kind),
         })
@@ -527,16 +638,9 @@ impl Tracked {
     /// A made name is its kind and generation, so no name is made again to tell.
     pub(crate) fn holds(&self, name: &str, entry: Entry) -> bool {
         match entry.origin {
-            Origin::Made(kind) => self.run_holds(kind, entry.generation),
+            Origin::Made(kind) => self.runs.holds(kind, entry.generation),
             Origin::Kept { .. } => self.kept.get(name) == Some(&entry),
         }
-    }
-
-    fn run_holds(&self, kind: Kind, generation: u64) -> bool {
-        self.runs
-            .range(..=generation)
-            .next_back()
-            .is_some_and(|(_, run)| generation < run.end && run.kind == kind)
     }
 
     /// Forgets `name` if it is still tracked as `entry`, which [`get`](Self::get) gave
@@ -550,28 +654,12 @@ impl Tracked {
     /// Forgets `name`, tracked as `entry`.
     fn forget(&mut self, name: &str, entry: Entry) {
         match entry.origin {
-            Origin::Made(_) => self.remove_from_runs(entry.generation),
+            Origin::Made(_) => self.runs.remove(entry.generation),
             Origin::Kept { .. } => {
                 self.kept.remove(name);
             }
         }
         self.len -= 1;
-    }
-
-    /// Splits the run holding `generation` around it.
-    fn remove_from_runs(&mut self, generation: u64) {
-        let Some((&start, run)) = self.runs.range_mut(..=generation).next_back() else {
-            return;
-        };
-        let Run { end, kind } = *run;
-        if start < generation {
-            run.end = generation;
-        } else {
-            self.runs.remove(&start);
-        }
-        if generation + 1 < end {
-            self.runs.insert(generation + 1, Run { end, kind });
-        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -593,7 +681,7 @@ impl Tracked {
         kept.sort_unstable();
         let mut kept = kept.into_iter().peekable();
         let mut made = String::new();
-        for (&start, run) in &self.runs {
+        for (start, run) in self.runs.iter() {
             for generation in start..run.end {
                 while let Some((_, name)) = kept.next_if(|&(g, _)| g < generation) {
                     f(name);
@@ -793,7 +881,11 @@ mod tests {
         tracked.insert("given.txt", kept(7, false), &random);
         tracked.insert(&m6.0, m6.1, &random);
         assert_eq!(tracked.len(), 7);
-        assert_eq!(tracked.runs.len(), 3, "1-2 mkstemp, 3 mktemp, 4-6 mkstemp");
+        assert_eq!(
+            tracked.runs.count(),
+            3,
+            "1-2 mkstemp, 3 mktemp, 4-6 mkstemp"
+        );
         assert_eq!(
             names(&tracked, &random),
             [&m1.0, &m2.0, &t3.0, &m4.0, &m5.0, &m6.0, "given.txt"]
@@ -853,7 +945,7 @@ mod tests {
         tracked.insert(&name, kept(2, true), &random);
         assert_eq!(tracked.len(), 1);
         assert_eq!(tracked.get(&name, &random), Some(kept(2, true)));
-        assert!(tracked.runs.is_empty());
+        assert_eq!(tracked.runs.count(), 0);
         // A name adopted before this instance made it.
         let (later, entry) = made(&random, Kind::Mkstemp, 3);
         tracked.insert(&later, kept(0, false), &random);
