@@ -13,9 +13,9 @@
 //! `new_in`; `tempfile`, Python and duplicity resolve the root's path in every call they
 //! make. W3 and W5 time only their loop, and every comparator's setup lies outside it.
 //!
-//! **Ratios.** Within one run every comparator takes its turn (the native ones in an order
-//! that rotates from run to run, Python's and duplicity's after them), so drift hits them
-//! alike. A ratio is taken per run, a comparator's time over its baseline's time in that
+//! **Ratios.** Within one run every comparator takes its turn (the native ones repetition
+//! by repetition, in an order that rotates from run to run; Python's and duplicity's after
+//! them), so drift hits them alike. A ratio is taken per run, a comparator's time over its baseline's time in that
 //! same run, and the table reports the median of those per-run ratios; times are medians
 //! of the runs.
 //!

@@ -351,8 +351,8 @@ fn cap_open_options() -> cap_std::fs::OpenOptions {
     opts
 }
 
-/// One run of every native measurement, comparators taking turns, recorded as the next
-/// run of each sample. Who goes first rotates with `run`, so that no comparator always
+/// One run of every native measurement, comparators taking turns repetition by
+/// repetition, recorded as the next run of each sample. Who goes first rotates with `run`, so that no comparator always
 /// follows the same one.
 pub(crate) fn run_once(
     root: &Path,
@@ -361,32 +361,30 @@ pub(crate) fn run_once(
     r: &mut Results,
 ) -> Result<(), String> {
     let ctx = |what: String| move |e: io::Error| format!("{what}: {e}");
-    type Once<'a> = &'a dyn Fn() -> io::Result<u64>;
+    let one = |ns: io::Result<u64>| ns.map(|ns| [ns]);
     for &n in &plan.w1 {
-        let mut comparators: [(&'static str, Once<'_>); 4] = [
-            (FLOOR, &|| floor_w1(root, n)),
-            (TEMPDIRS, &|| tempdirs_w1(root, n)),
-            (TEMPFILE, &|| tempfile_w1(root, n)),
-            (CAP_TEMPFILE, &|| cap_tempfile_w1(root, n)),
+        let mut comparators: [Comparator<'_, 1>; 4] = [
+            (FLOOR, &|| one(floor_w1(root, n))),
+            (TEMPDIRS, &|| one(tempdirs_w1(root, n))),
+            (TEMPFILE, &|| one(tempfile_w1(root, n))),
+            (CAP_TEMPFILE, &|| one(cap_tempfile_w1(root, n))),
         ];
-        let first = run % comparators.len();
-        comparators.rotate_left(first);
-        for (comparator, once) in comparators {
-            let ns = averaged(plan.min_files, n, once).map_err(ctx(format!("{comparator} W1")))?;
+        let turn = run % comparators.len();
+        comparators.rotate_left(turn);
+        for (comparator, [ns]) in taking_turns(plan.min_files, n, comparators, "W1")? {
             r.record(row("W1", n, comparator, n, FLOOR), ns);
         }
     }
     let n = plan.w2;
-    let mut comparators: [(&'static str, Once<'_>); 4] = [
-        (FLOOR, &|| floor_w2(root, n)),
-        (TEMPDIRS, &|| tempdirs_w2(root, n)),
-        (TEMPFILE, &|| tempfile_w2(root, n)),
-        (CAP_TEMPFILE, &|| cap_tempfile_w2(root, n)),
+    let mut comparators: [Comparator<'_, 1>; 4] = [
+        (FLOOR, &|| one(floor_w2(root, n))),
+        (TEMPDIRS, &|| one(tempdirs_w2(root, n))),
+        (TEMPFILE, &|| one(tempfile_w2(root, n))),
+        (CAP_TEMPFILE, &|| one(cap_tempfile_w2(root, n))),
     ];
-    let first = run % comparators.len();
-    comparators.rotate_left(first);
-    for (comparator, once) in comparators {
-        let ns = averaged(plan.min_files, n, once).map_err(ctx(format!("{comparator} W2")))?;
+    let turn = run % comparators.len();
+    comparators.rotate_left(turn);
+    for (comparator, [ns]) in taking_turns(plan.min_files, n, comparators, "W2")? {
         r.record(row("W2", n, comparator, n, FLOOR), ns);
     }
 
@@ -399,25 +397,24 @@ pub(crate) fn run_once(
     r.record(row("W3", n, "tempdirs mktemp", n, W3_FLOOR), ns);
 
     let n = plan.w4;
-    let [total, create, clean] = averaged_phases(plan.min_files, 2 * n, || floor_w4(root, n))
-        .map_err(ctx("floor W4".into()))?;
-    r.record(row("W4", n, W4_FLOOR, 2 * n, W4_FLOOR), total);
-    r.record(
-        row("W4", n, W4_FLOOR_CREATE, 2 * n, W4_FLOOR_CREATE),
-        create,
-    );
-    r.record(row("W4", n, W4_FLOOR_REMOVE, 2 * n, W4_FLOOR_REMOVE), clean);
-    let [total, create, clean] = averaged_phases(plan.min_files, 2 * n, || tempdirs_w4(root, n))
-        .map_err(ctx("tempdirs W4".into()))?;
-    r.record(row("W4", n, W4_TEMPDIRS, 2 * n, W4_FLOOR), total);
-    r.record(
-        row("W4", n, "tempdirs 2t: mkstemp", 2 * n, W4_FLOOR_CREATE),
-        create,
-    );
-    r.record(
-        row("W4", n, "tempdirs 2t: cleanup", 2 * n, W4_FLOOR_REMOVE),
-        clean,
-    );
+    let mut comparators: [Comparator<'_, 3>; 2] = [
+        (W4_FLOOR, &|| floor_w4(root, n)),
+        (W4_TEMPDIRS, &|| tempdirs_w4(root, n)),
+    ];
+    let turn = run % comparators.len();
+    comparators.rotate_left(turn);
+    for (comparator, [total, create, clean]) in
+        taking_turns(plan.min_files, 2 * n, comparators, "W4")?
+    {
+        let [create_row, clean_row] = if comparator == W4_FLOOR {
+            [W4_FLOOR_CREATE, W4_FLOOR_REMOVE]
+        } else {
+            ["tempdirs 2t: mkstemp", "tempdirs 2t: cleanup"]
+        };
+        r.record(row("W4", n, comparator, 2 * n, W4_FLOOR), total);
+        r.record(row("W4", n, create_row, 2 * n, W4_FLOOR_CREATE), create);
+        r.record(row("W4", n, clean_row, 2 * n, W4_FLOOR_REMOVE), clean);
+    }
 
     let n = plan.w5;
     settle();
@@ -573,33 +570,38 @@ fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(50));
 }
 
-/// Runs `once` (one whole workload of `files` files) until it has made `min_files` (a
-/// run of N = 1,000 lasts 8 ms, short enough for one hiccup of a shared machine to move a
-/// median), each time after [`settle`], and returns the mean time of one run.
-fn averaged(
+/// Every comparator's workload of `files` files (timed in `K` phases), repeated until each
+/// has made `min_files` (a run of N = 1,000 lasts about 15 ms, short enough for one hiccup
+/// of a shared machine to move a median). The comparators take turns repetition by
+/// repetition, in the order given, each after [`settle`]: a comparator and its baseline
+/// are measured moments apart, so that the machine's drift hits both alike. The mean time
+/// of one repetition of each, per phase.
+fn taking_turns<const C: usize, const K: usize>(
     min_files: u64,
     files: u64,
-    mut once: impl FnMut() -> io::Result<u64>,
-) -> io::Result<u64> {
-    averaged_phases(min_files, files, || once().map(|ns| [ns])).map(|[ns]| ns)
-}
-
-/// [`averaged`] for a run timed in several phases: the mean of each.
-fn averaged_phases<const K: usize>(
-    min_files: u64,
-    files: u64,
-    mut once: impl FnMut() -> io::Result<[u64; K]>,
-) -> io::Result<[u64; K]> {
+    comparators: [Comparator<'_, K>; C],
+    workload: &str,
+) -> Result<[(&'static str, [u64; K]); C], String> {
     let reps = min_files.div_ceil(files.max(1));
-    let mut total = [0; K];
+    let mut total = [[0; K]; C];
     for _ in 0..reps {
-        settle();
-        for (sum, ns) in total.iter_mut().zip(once()?) {
-            *sum += ns;
+        for ((comparator, once), sums) in comparators.iter().zip(&mut total) {
+            settle();
+            let phases = once().map_err(|e| format!("{comparator} {workload}: {e}"))?;
+            for (sum, ns) in sums.iter_mut().zip(phases) {
+                *sum += ns;
+            }
         }
     }
-    Ok(total.map(|sum| sum / reps))
+    let mut means = [("", [0; K]); C];
+    for ((mean, (comparator, _)), sums) in means.iter_mut().zip(&comparators).zip(total) {
+        *mean = (comparator, sums.map(|sum| sum / reps));
+    }
+    Ok(means)
 }
+
+/// A comparator's name, and one repetition of its workload timed in `K` phases.
+type Comparator<'a, const K: usize> = (&'static str, &'a dyn Fn() -> io::Result<[u64; K]>);
 
 fn utf8(path: &Path) -> io::Result<&str> {
     path.to_str()
