@@ -392,6 +392,7 @@ impl Backend for CapStdBackend {
         sys::lock_shared(&dir.dir)
     }
 
+    #[inline]
     fn create_file(&self, dir: &CapStdDir, name: &str, mode: u32) -> io::Result<std::fs::File> {
         sys::create_file(&dir.dir, name, mode)
     }
@@ -408,6 +409,7 @@ impl Backend for CapStdBackend {
         sys::entry(&dir.dir, name)
     }
 
+    #[inline]
     fn remove_file(&self, dir: &CapStdDir, name: &str) -> io::Result<()> {
         sys::remove_file(&dir.dir, name)
     }

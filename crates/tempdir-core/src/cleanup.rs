@@ -172,6 +172,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 
     /// Unlinks one tracked name; `false` when it is still there.
+    #[inline]
     fn unlink_tracked(&self, dir: &B::Dir, name: &str, report: &mut CleanupReport) -> bool {
         let error = match self.backend.remove_file(dir, name) {
             Ok(()) => {

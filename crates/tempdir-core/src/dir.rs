@@ -536,6 +536,7 @@ impl<B: Backend> TemporaryDirectory<B> {
 
     /// A fresh file named and made as `spec` says, tracked: its name and how it is
     /// tracked.
+    #[inline]
     pub(crate) fn create_fresh(
         &self,
         spec: &FileSpec<'_>,
@@ -690,6 +691,7 @@ impl<B: Backend> TemporaryDirectory<B> {
 
     /// The one way a named file is made: create-new through the handle, `mode` whatever
     /// the umask, then tracked.
+    #[inline]
     fn create_tracked(
         &self,
         dir: &B::Dir,
@@ -1104,11 +1106,13 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 
     /// `{prefix}XXXXXXXX-N{suffix}` and `N`, the generation it is tracked at.
+    #[inline]
     fn next_generation(&self) -> u64 {
         self.generations.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// A fresh name made as `spec` says, and how it is tracked once made.
+    #[inline]
     fn next_name(&self, spec: &FileSpec<'_>) -> (FreshName, Entry) {
         let generation = self.next_generation();
         let random = self.random.of_generation(generation);

@@ -192,6 +192,7 @@ pub(crate) fn join(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
 }
 
 /// `dir/`, with room for a name of `name_len` bytes.
+#[inline]
 fn dir_with_separator(dir: &Utf8Path, name_len: usize) -> String {
     let mut path = String::with_capacity(dir.as_str().len() + 1 + name_len);
     path.push_str(dir.as_str());
@@ -472,6 +473,7 @@ struct Run {
 
 impl Runs {
     /// Adds `generation`, which must not be there yet.
+    #[inline]
     fn add(&mut self, kind: Kind, generation: u64) {
         let next = generation + 1;
         match &mut self.newest {
@@ -584,6 +586,7 @@ impl Runs {
 impl Tracked {
     /// Tracks `name` as `entry`, in place of what it was tracked as before. A made entry's
     /// generation must be fresh: drawn for this name and never tracked.
+    #[inline]
     pub(crate) fn insert(&mut self, name: &str, entry: Entry, random: &Random) {
         match entry.origin {
             Origin::Made(kind) => {
@@ -672,6 +675,7 @@ impl Tracked {
     }
 
     /// Calls `f` with every tracked name, oldest first.
+    #[inline]
     pub(crate) fn each(&self, random: &Random, mut f: impl FnMut(&str)) {
         let mut kept: Vec<(u64, &str)> = self
             .kept
