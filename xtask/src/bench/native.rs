@@ -361,32 +361,12 @@ pub(crate) fn run_once(
     r: &mut Results,
 ) -> Result<(), String> {
     let ctx = |what: String| move |e: io::Error| format!("{what}: {e}");
-    let one = |ns: io::Result<u64>| ns.map(|ns| [ns]);
     for &n in &plan.w1 {
-        let mut comparators: [Comparator<'_, 1>; 4] = [
-            (FLOOR, &|| one(floor_w1(root, n))),
-            (TEMPDIRS, &|| one(tempdirs_w1(root, n))),
-            (TEMPFILE, &|| one(tempfile_w1(root, n))),
-            (CAP_TEMPFILE, &|| one(cap_tempfile_w1(root, n))),
-        ];
-        let turn = run % comparators.len();
-        comparators.rotate_left(turn);
-        for (comparator, [ns]) in taking_turns(plan.min_files, n, comparators, "W1")? {
-            r.record(row("W1", n, comparator, n, FLOOR), ns);
-        }
+        let w1 = [floor_w1, tempdirs_w1, tempfile_w1, cap_tempfile_w1];
+        four_way(root, plan.min_files, run, r, ("W1", n), w1)?;
     }
-    let n = plan.w2;
-    let mut comparators: [Comparator<'_, 1>; 4] = [
-        (FLOOR, &|| one(floor_w2(root, n))),
-        (TEMPDIRS, &|| one(tempdirs_w2(root, n))),
-        (TEMPFILE, &|| one(tempfile_w2(root, n))),
-        (CAP_TEMPFILE, &|| one(cap_tempfile_w2(root, n))),
-    ];
-    let turn = run % comparators.len();
-    comparators.rotate_left(turn);
-    for (comparator, [ns]) in taking_turns(plan.min_files, n, comparators, "W2")? {
-        r.record(row("W2", n, comparator, n, FLOOR), ns);
-    }
+    let w2 = [floor_w2, tempdirs_w2, tempfile_w2, cap_tempfile_w2];
+    four_way(root, plan.min_files, run, r, ("W2", plan.w2), w2)?;
 
     let n = plan.w3;
     settle();
@@ -423,6 +403,30 @@ pub(crate) fn run_once(
     settle();
     let ns = tempdirs_status(root, n).map_err(ctx("tempdirs status".into()))?;
     r.record(row("W5", n, "tempdirs status()", n, W5_FLOOR), ns);
+    Ok(())
+}
+
+/// One size of W1 or W2: the floor, tempdirs, tempfile and cap-tempfile taking turns,
+/// each recorded against the floor.
+fn four_way(
+    root: &Path,
+    min_files: u64,
+    run: usize,
+    r: &mut Results,
+    (workload, n): (&'static str, u64),
+    workloads: [fn(&Path, u64) -> io::Result<u64>; 4],
+) -> Result<(), String> {
+    let names = [FLOOR, TEMPDIRS, TEMPFILE, CAP_TEMPFILE];
+    let once = workloads.map(|workload| move || workload(root, n).map(|ns| [ns]));
+    let mut comparators: [Comparator<'_, 1>; 4] = std::array::from_fn(|i| {
+        let once: &dyn Fn() -> io::Result<[u64; 1]> = &once[i];
+        (names[i], once)
+    });
+    let turn = run % comparators.len();
+    comparators.rotate_left(turn);
+    for (comparator, [ns]) in taking_turns(min_files, n, comparators, workload)? {
+        r.record(row(workload, n, comparator, n, FLOOR), ns);
+    }
     Ok(())
 }
 
