@@ -475,6 +475,7 @@ impl Runs {
     /// Adds `generation`, which must not be there yet.
     #[inline]
     fn add(&mut self, kind: Kind, generation: u64) {
+        debug_assert_eq!(self.kind_of(generation), None, "a generation is added once");
         let next = generation + 1;
         match &mut self.newest {
             Some((_, run)) if run.end == generation && run.kind == kind => {
@@ -519,6 +520,11 @@ impl Runs {
 
     /// Whether `generation` is there, made as `kind`.
     fn holds(&self, kind: Kind, generation: u64) -> bool {
+        self.kind_of(generation) == Some(kind)
+    }
+
+    /// The kind `generation` was made as, if it is there.
+    fn kind_of(&self, generation: u64) -> Option<Kind> {
         let run = match self.newest {
             Some((start, run)) if start <= generation => Some(run),
             _ => self
@@ -527,11 +533,12 @@ impl Runs {
                 .next_back()
                 .map(|(_, &run)| run),
         };
-        run.is_some_and(|run| generation < run.end && run.kind == kind)
+        run.filter(|run| generation < run.end).map(|run| run.kind)
     }
 
     /// Removes `generation`, which must be there: the run holding it is split around it.
     fn remove(&mut self, generation: u64) {
+        debug_assert!(self.kind_of(generation).is_some(), "only what is there");
         if let Some((start, run)) = &mut self.newest
             && *start <= generation
         {
