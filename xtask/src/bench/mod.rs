@@ -39,6 +39,9 @@ usage: cargo xtask bench [--quick] [--json] [--runs K] [--no-python]
   --runs K     runs per measurement (default 5, --quick 3); ratios are the median of
                the per-run ratios
   --no-python  skip Python's tempfile and duplicity
+  --breakdown  add two rows to W1 that split tempdirs' distance to the floor: the floor
+               with unguessable names, a path per file and locks (what any library with
+               these calls pays), and tempdirs' mkstemp with the floor's unlinks
   --profile WHAT N
                run one workload once, to profile it (strace -c -f, perf stat), in the
                release binary: WHAT is floor-w1, floor-w2, floor-w4, floor-status,
@@ -54,6 +57,7 @@ pub(crate) struct Opts {
     pub json: bool,
     pub runs: usize,
     pub python: bool,
+    pub breakdown: bool,
 }
 
 /// The sizes of every workload.
@@ -72,6 +76,8 @@ pub(crate) struct Plan {
     /// Files a sample of W1, W2 or W4 is made of at least: the workload is repeated until
     /// it has made that many.
     pub min_files: u64,
+    /// W1's two extra rows (`--breakdown`).
+    pub breakdown: bool,
 }
 
 impl Plan {
@@ -84,6 +90,7 @@ impl Plan {
                 w4: 2_000,
                 w5: 20_000,
                 min_files: 2_000,
+                breakdown: false,
             }
         } else {
             Plan {
@@ -93,6 +100,7 @@ impl Plan {
                 w4: 10_000,
                 w5: 200_000,
                 min_files: 20_000,
+                breakdown: false,
             }
         }
     }
@@ -257,6 +265,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         json: false,
         runs: 0,
         python: true,
+        breakdown: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -264,6 +273,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--quick" => o.quick = true,
             "--json" => o.json = true,
             "--no-python" => o.python = false,
+            "--breakdown" => o.breakdown = true,
             "--runs" => {
                 let v = it.next().ok_or("--runs needs a number")?;
                 o.runs = v
@@ -370,7 +380,10 @@ fn run_all(opts: &Opts) -> Result<Results, String> {
     // its parent to find its own name) and nothing is left behind when a run fails.
     let root = base.join(format!("tempdirs-bench-{}", std::process::id()));
     std::fs::create_dir(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-    let plan = Plan::new(opts.quick);
+    let plan = Plan {
+        breakdown: opts.breakdown,
+        ..Plan::new(opts.quick)
+    };
     let mut results = Results {
         root: root.display().to_string(),
         tmpfs,

@@ -24,6 +24,8 @@ type Tmp = TemporaryDirectory<CapStdBackend>;
 
 const FLOOR: &str = "floor";
 const TEMPDIRS: &str = "tempdirs";
+const FLOOR_AS_LIBRARY: &str = "floor as a library";
+const TEMPDIRS_FLOOR_UNLINKS: &str = "tempdirs, raw unlinks";
 const TEMPFILE: &str = "tempfile";
 const CAP_TEMPFILE: &str = "cap-tempfile";
 
@@ -106,6 +108,77 @@ fn floor_w1(root: &Path, n: u64) -> io::Result<u64> {
         dir.unlink(names.get(i))?;
     }
     dir.remove()?;
+    Ok(elapsed(t))
+}
+
+/// `--breakdown`: the floor's loop with what any library with tempdirs' calls pays and
+/// the floor does not: unguessable names (SipHash of a counter, the same form as
+/// tempdirs'), a path allocated for each file and handed back, the locks a shared
+/// instance needs, and each name made again at cleanup.
+fn floor_as_library_w1(root: &Path, n: u64) -> io::Result<u64> {
+    use std::hash::BuildHasher as _;
+    use std::sync::{Mutex, RwLock};
+    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let keys = std::collections::hash_map::RandomState::new();
+    let dir_path = format!("{}/floor-as-library", utf8(root)?);
+    let path_of = |i: u64| {
+        let mut path = String::with_capacity(dir_path.len() + 40);
+        path.push_str(&dir_path);
+        path.push('/');
+        let name_at = path.len();
+        path.push_str("mkstemp-");
+        let mut bits = keys.hash_one(i);
+        for _ in 0..8 {
+            path.push(char::from(ALPHABET[(bits % 36) as usize]));
+            bits /= 36;
+        }
+        path.push('-');
+        path.push_str(&i.to_string());
+        (path, name_at)
+    };
+    let (gate, tracked) = (RwLock::new(()), Mutex::new(0..0));
+    let t = Instant::now();
+    let dir = FloorDir::make(root, "as-library")?;
+    for i in 0..n {
+        let _open = gate
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (path, name_at) = path_of(i);
+        dir.create(&path[name_at..])?;
+        tracked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .end = i + 1;
+        black_box(path);
+    }
+    for i in 0..n {
+        let (path, name_at) = path_of(i);
+        dir.unlink(&path[name_at..])?;
+    }
+    dir.remove()?;
+    Ok(elapsed(t))
+}
+
+/// `--breakdown`: tempdirs' `mkstemp`, then the directory kept and every file unlinked by
+/// the floor's loop from the paths handed out, to split tempdirs' time between making and
+/// cleaning up.
+fn tempdirs_floor_unlinks_w1(root: &Path, n: u64) -> io::Result<u64> {
+    let t = Instant::now();
+    let tmp = Tmp::new_in(utf8(root)?).map_err(io::Error::other)?;
+    let mut paths = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (file, path) = tmp.mkstemp().map_err(io::Error::other)?;
+        drop(file);
+        paths.push(path);
+    }
+    let dir_path = tmp.keep();
+    let dir = rustix::fs::open(dir_path.as_str(), dir_flags(), Mode::empty())?;
+    let name_at = dir_path.as_str().len() + 1;
+    for path in &paths {
+        rustix::fs::unlinkat(&dir, &path.as_str()[name_at..], AtFlags::empty())?;
+    }
+    drop(dir);
+    rustix::fs::rmdir(dir_path.as_str())?;
     Ok(elapsed(t))
 }
 
@@ -361,12 +434,26 @@ pub(crate) fn run_once(
     r: &mut Results,
 ) -> Result<(), String> {
     let ctx = |what: String| move |e: io::Error| format!("{what}: {e}");
-    for &n in &plan.w1 {
-        let w1 = [floor_w1, tempdirs_w1, tempfile_w1, cap_tempfile_w1];
-        four_way(root, plan.min_files, run, r, ("W1", n), w1)?;
+    let mut w1: Vec<(&'static str, Workload)> = vec![
+        (FLOOR, floor_w1),
+        (TEMPDIRS, tempdirs_w1),
+        (TEMPFILE, tempfile_w1),
+        (CAP_TEMPFILE, cap_tempfile_w1),
+    ];
+    if plan.breakdown {
+        w1.push((FLOOR_AS_LIBRARY, floor_as_library_w1));
+        w1.push((TEMPDIRS_FLOOR_UNLINKS, tempdirs_floor_unlinks_w1));
     }
-    let w2 = [floor_w2, tempdirs_w2, tempfile_w2, cap_tempfile_w2];
-    four_way(root, plan.min_files, run, r, ("W2", plan.w2), w2)?;
+    for &n in &plan.w1 {
+        per_file(root, plan.min_files, run, r, ("W1", n), &w1)?;
+    }
+    let w2: [(&'static str, Workload); 4] = [
+        (FLOOR, floor_w2),
+        (TEMPDIRS, tempdirs_w2),
+        (TEMPFILE, tempfile_w2),
+        (CAP_TEMPFILE, cap_tempfile_w2),
+    ];
+    per_file(root, plan.min_files, run, r, ("W2", plan.w2), &w2)?;
 
     let n = plan.w3;
     settle();
@@ -381,10 +468,9 @@ pub(crate) fn run_once(
         (W4_FLOOR, &|| floor_w4(root, n)),
         (W4_TEMPDIRS, &|| tempdirs_w4(root, n)),
     ];
-    let turn = run % comparators.len();
-    comparators.rotate_left(turn);
+    comparators.rotate_left(run % 2);
     for (comparator, [total, create, clean]) in
-        taking_turns(plan.min_files, 2 * n, comparators, "W4")?
+        taking_turns(plan.min_files, 2 * n, &comparators, "W4")?
     {
         let [create_row, clean_row] = if comparator == W4_FLOOR {
             [W4_FLOOR_CREATE, W4_FLOOR_REMOVE]
@@ -406,29 +492,34 @@ pub(crate) fn run_once(
     Ok(())
 }
 
-/// One size of W1 or W2: the floor, tempdirs, tempfile and cap-tempfile taking turns,
-/// each recorded against the floor.
-fn four_way(
+/// One size of W1 or W2: `workloads` (the floor first) taking turns, each recorded
+/// against the floor.
+fn per_file(
     root: &Path,
     min_files: u64,
     run: usize,
     r: &mut Results,
     (workload, n): (&'static str, u64),
-    workloads: [fn(&Path, u64) -> io::Result<u64>; 4],
+    workloads: &[(&'static str, Workload)],
 ) -> Result<(), String> {
-    let names = [FLOOR, TEMPDIRS, TEMPFILE, CAP_TEMPFILE];
-    let once = workloads.map(|workload| move || workload(root, n).map(|ns| [ns]));
-    let mut comparators: [Comparator<'_, 1>; 4] = std::array::from_fn(|i| {
-        let once: &dyn Fn() -> io::Result<[u64; 1]> = &once[i];
-        (names[i], once)
-    });
+    let once: Vec<_> = workloads
+        .iter()
+        .map(|&(name, workload)| (name, move || workload(root, n).map(|ns| [ns])))
+        .collect();
+    let mut comparators: Vec<Comparator<'_, 1>> = once
+        .iter()
+        .map(|(name, once)| (*name, once as &dyn Fn() -> io::Result<[u64; 1]>))
+        .collect();
     let turn = run % comparators.len();
     comparators.rotate_left(turn);
-    for (comparator, [ns]) in taking_turns(min_files, n, comparators, workload)? {
+    for (comparator, [ns]) in taking_turns(min_files, n, &comparators, workload)? {
         r.record(row(workload, n, comparator, n, FLOOR), ns);
     }
     Ok(())
 }
+
+/// One run of a workload of `n` files from the root's path, timed.
+type Workload = fn(&Path, u64) -> io::Result<u64>;
 
 const W3_FLOOR: &str = "floor (fstatat)";
 /// The two-thread floor and tempdirs' two threads, which the W4 target compares.
@@ -580,14 +671,14 @@ fn settle() {
 /// repetition, in the order given, each after [`settle`]: a comparator and its baseline
 /// are measured moments apart, so that the machine's drift hits both alike. The mean time
 /// of one repetition of each, per phase.
-fn taking_turns<const C: usize, const K: usize>(
+fn taking_turns<const K: usize>(
     min_files: u64,
     files: u64,
-    comparators: [Comparator<'_, K>; C],
+    comparators: &[Comparator<'_, K>],
     workload: &str,
-) -> Result<[(&'static str, [u64; K]); C], String> {
+) -> Result<Vec<(&'static str, [u64; K])>, String> {
     let reps = min_files.div_ceil(files.max(1));
-    let mut total = [[0; K]; C];
+    let mut total = vec![[0; K]; comparators.len()];
     for _ in 0..reps {
         for ((comparator, once), sums) in comparators.iter().zip(&mut total) {
             settle();
@@ -597,11 +688,10 @@ fn taking_turns<const C: usize, const K: usize>(
             }
         }
     }
-    let mut means = [("", [0; K]); C];
-    for ((mean, (comparator, _)), sums) in means.iter_mut().zip(&comparators).zip(total) {
-        *mean = (comparator, sums.map(|sum| sum / reps));
-    }
-    Ok(means)
+    let means = comparators.iter().zip(total);
+    Ok(means
+        .map(|((comparator, _), sums)| (*comparator, sums.map(|sum| sum / reps)))
+        .collect())
 }
 
 /// A comparator's name, and one repetition of its workload timed in `K` phases.
