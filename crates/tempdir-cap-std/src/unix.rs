@@ -289,7 +289,6 @@ fn read_names(fd: OwnedFd, visit: &mut dyn FnMut(&[u8])) -> io::Result<()> {
 /// filesystem may have made a file or directory before saying `EINTR`; the call made again
 /// then finds the name taken and says `AlreadyExists`, as it would for any other taken
 /// name.
-#[inline]
 fn restart<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> rustix::io::Result<T> {
     loop {
         match f() {

@@ -1048,9 +1048,12 @@ impl<B: Backend> TemporaryDirectory<B> {
         self.backend
             .touch(dir, None)
             .map_err(|e| Error::io(Op::SetTimes, self.path.clone(), e))?;
-        let mut names: Vec<Box<str>> = Vec::with_capacity(self.tracked_count());
-        self.tracked()
-            .each(&self.random, |name| names.push(Box::from(name)));
+        let names: Vec<Box<str>> = {
+            let tracked = self.tracked();
+            let mut names = Vec::with_capacity(tracked.len());
+            tracked.each(&self.random, |name| names.push(Box::from(name)));
+            names
+        };
         let mut first_failure = None;
         for name in &names {
             match self.backend.touch(dir, Some(name)) {

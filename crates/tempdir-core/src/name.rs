@@ -602,7 +602,7 @@ impl Tracked {
                     Some((kind, entry.generation)),
                 );
                 // Only a kept name can already be there: the generation is fresh.
-                if !self.kept.is_empty() && self.kept.remove(name).is_some() {
+                if self.kept.remove(name).is_some() {
                     self.len -= 1;
                 }
                 self.runs.add(kind, entry.generation);

@@ -425,8 +425,7 @@ fn cap_open_options() -> cap_std::fs::OpenOptions {
 }
 
 /// One run of every native measurement, comparators taking turns repetition by
-/// repetition, recorded as the next run of each sample. Who goes first rotates with `run`, so that no comparator always
-/// follows the same one.
+/// repetition, recorded as the next run of each sample.
 pub(crate) fn run_once(
     root: &Path,
     plan: &Plan,
@@ -464,13 +463,12 @@ pub(crate) fn run_once(
     r.record(row("W3", n, "tempdirs mktemp", n, W3_FLOOR), ns);
 
     let n = plan.w4;
-    let mut comparators: [Comparator<'_, 3>; 2] = [
+    let comparators: [Comparator<'_, 3>; 2] = [
         (W4_FLOOR, &|| floor_w4(root, n)),
         (W4_TEMPDIRS, &|| tempdirs_w4(root, n)),
     ];
-    comparators.rotate_left(run % 2);
     for (comparator, [total, create, clean]) in
-        taking_turns(plan.min_files, 2 * n, &comparators, "W4")?
+        taking_turns(plan.min_files, 2 * n, run, &comparators, "W4")?
     {
         let [create_row, clean_row] = if comparator == W4_FLOOR {
             [W4_FLOOR_CREATE, W4_FLOOR_REMOVE]
@@ -506,13 +504,11 @@ fn per_file(
         .iter()
         .map(|&(name, workload)| (name, move || workload(root, n).map(|ns| [ns])))
         .collect();
-    let mut comparators: Vec<Comparator<'_, 1>> = once
+    let comparators: Vec<Comparator<'_, 1>> = once
         .iter()
         .map(|(name, once)| (*name, once as &dyn Fn() -> io::Result<[u64; 1]>))
         .collect();
-    let turn = run % comparators.len();
-    comparators.rotate_left(turn);
-    for (comparator, [ns]) in taking_turns(min_files, n, &comparators, workload)? {
+    for (comparator, [ns]) in taking_turns(min_files, n, run, &comparators, workload)? {
         r.record(row(workload, n, comparator, n, FLOOR), ns);
     }
     Ok(())
@@ -668,19 +664,23 @@ fn settle() {
 /// Every comparator's workload of `files` files (timed in `K` phases), repeated until each
 /// has made `min_files` (a run of N = 1,000 lasts about 15 ms, short enough for one hiccup
 /// of a shared machine to move a median). The comparators take turns repetition by
-/// repetition, in the order given, each after [`settle`]: a comparator and its baseline
-/// are measured moments apart, so that the machine's drift hits both alike. The mean time
-/// of one repetition of each, per phase.
+/// repetition, each after [`settle`]: a comparator and its baseline are measured moments
+/// apart, so that the machine's drift hits both alike. Who goes first rotates with `run`,
+/// so that no comparator always follows the same one. The mean time of one repetition of
+/// each, per phase, in the order given.
 fn taking_turns<const K: usize>(
     min_files: u64,
     files: u64,
+    run: usize,
     comparators: &[Comparator<'_, K>],
     workload: &str,
 ) -> Result<Vec<(&'static str, [u64; K])>, String> {
     let reps = min_files.div_ceil(files.max(1));
     let mut total = vec![[0; K]; comparators.len()];
     for _ in 0..reps {
-        for ((comparator, once), sums) in comparators.iter().zip(&mut total) {
+        for turn in 0..comparators.len() {
+            let i = (run + turn) % comparators.len();
+            let ((comparator, once), sums) = (&comparators[i], &mut total[i]);
             settle();
             let phases = once().map_err(|e| format!("{comparator} {workload}: {e}"))?;
             for (sum, ns) in sums.iter_mut().zip(phases) {
