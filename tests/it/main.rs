@@ -9,6 +9,7 @@ mod harness;
 
 mod attack;
 mod disk;
+mod logging;
 mod memory;
 mod reliability;
 mod tempfile_surface;

@@ -9,7 +9,7 @@ use std::sync::PoisonError;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::backend::{Backend, FileKind};
-use crate::dir::{DirStatus, TemporaryDirectory, lock};
+use crate::dir::{DirStatus, FileEvent, TemporaryDirectory, debug_enabled, lock};
 use crate::name::{self, join};
 use crate::{Error, Op};
 
@@ -171,22 +171,33 @@ impl<B: Backend> TemporaryDirectory<B> {
         report
     }
 
-    /// Unlinks one tracked name; `false` when it is still there.
+    /// Unlinks one tracked name; `false` when it is still there. The unlink is all the
+    /// common case runs between two names: anything else waits for a failure.
     #[inline]
     fn unlink_tracked(&self, dir: &B::Dir, name: &str, report: &mut CleanupReport) -> bool {
-        let error = match self.backend.remove_file(dir, name) {
+        match self.backend.remove_file(dir, name) {
             Ok(()) => {
-                tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
                 report.removed += 1;
-                return true;
+                if debug_enabled() {
+                    self.log_file(FileEvent::Removed, name);
+                }
+                true
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                report.removed += 1;
-                report.already_gone += 1;
-                return true;
-            }
-            Err(e) => e,
-        };
+            Err(e) => self.unlink_failed(name, e, report),
+        }
+    }
+
+    /// What [`unlink_tracked`](Self::unlink_tracked) does when the unlink failed: a name
+    /// already gone counts as removed; one refused is left in place; any other failure is
+    /// reported.
+    #[cold]
+    #[inline(never)]
+    fn unlink_failed(&self, name: &str, error: io::Error, report: &mut CleanupReport) -> bool {
+        if error.kind() == io::ErrorKind::NotFound {
+            report.removed += 1;
+            report.already_gone += 1;
+            return true;
+        }
         let path = join(&self.path, name);
         if is_refusal(&error) {
             tracing::warn!(target: "tempdirs", path = %path, error = %error, "tracked name holds what cannot be unlinked: left in place");

@@ -509,7 +509,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// [`Error::CleanedUp`], [`Error::Reaped`], [`Error::Replaced`].
     pub fn mktemp(&self) -> Result<Utf8PathBuf, Error> {
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         self.check_path(dir)?;
         let (fresh, entry) = self.next_name(&FileSpec::of(Kind::Mktemp));
         self.tracked().insert(fresh.name(), entry, &self.random);
@@ -542,21 +542,30 @@ impl<B: Backend> TemporaryDirectory<B> {
         spec: &FileSpec<'_>,
     ) -> Result<(B::File, FreshName, Entry), Error> {
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         for _ in 0..MAX_ATTEMPTS {
             let (fresh, entry) = self.next_name(spec);
             match self.create_tracked(dir, fresh.name(), entry, spec.mode) {
                 Ok(file) => return Ok((file, fresh, entry)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    tracing::debug!(target: "tempdirs", name = fresh.name(), "name taken, trying another");
-                }
-                Err(e) => return Err(self.failure(dir, Op::CreateFile, fresh.name(), e)),
+                Err(e) => self.create_failed(dir, fresh.name(), e)?,
             }
         }
         Err(Error::TooManyCollisions {
             dir: self.path.clone(),
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    /// What [`create_fresh`](Self::create_fresh) does when a create failed: `Ok` to try
+    /// another name when this one was taken, else the error to return.
+    #[cold]
+    #[inline(never)]
+    fn create_failed(&self, dir: &B::Dir, name: &str, error: io::Error) -> Result<(), Error> {
+        if error.kind() == io::ErrorKind::AlreadyExists {
+            tracing::debug!(target: "tempdirs", name, "name taken, trying another");
+            return Ok(());
+        }
+        Err(self.failure(dir, Op::CreateFile, name, error))
     }
 
     /// A file without a name, read-write, mode `0600`: Python's
@@ -596,7 +605,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub(crate) fn unnamed(&self, spec: &FileSpec<'_>) -> Result<B::File, Error> {
         {
             let handle = self.gate();
-            let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+            let dir = usable(&handle)?;
             match self.backend.create_unnamed(dir, spec.mode) {
                 Ok(file) => {
                     if self.needs_chmod(spec.mode) {
@@ -675,7 +684,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub fn create(&self, name: impl AsRef<Path>) -> Result<B::File, Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         let entry = Entry {
             generation: self.next_generation(),
             origin: Origin::Kept { created: true },
@@ -699,18 +708,49 @@ impl<B: Backend> TemporaryDirectory<B> {
         entry: Entry,
         mode: u32,
     ) -> io::Result<B::File> {
-        let file = self.backend.create_file(dir, name, mode)?;
-        if self.needs_chmod(mode)
-            && let Err(e) = self.backend.set_file_mode(&file, mode)
-        {
+        let mut file = self.backend.create_file(dir, name, mode)?;
+        if self.needs_chmod(mode) {
+            file = self.set_created_mode(dir, name, file, mode)?;
+        }
+        self.tracked().insert(name, entry, &self.random);
+        if debug_enabled() {
+            self.log_file(FileEvent::Created, name);
+        }
+        Ok(file)
+    }
+
+    /// Sets the mode of `file`, just made at `name`; on failure, closes and unlinks it again,
+    /// so that nothing is left behind.
+    #[cold]
+    #[inline(never)]
+    fn set_created_mode(
+        &self,
+        dir: &B::Dir,
+        name: &str,
+        file: B::File,
+        mode: u32,
+    ) -> io::Result<B::File> {
+        if let Err(e) = self.backend.set_file_mode(&file, mode) {
             drop(file);
-            // Nothing is left behind: the name holds the file just made.
             let _ = self.backend.remove_file(dir, name);
             return Err(e);
         }
-        self.tracked().insert(name, entry, &self.random);
-        tracing::debug!(target: "tempdirs", name, dir = %self.path, "created temporary file");
         Ok(file)
+    }
+
+    /// The debug event of what was done to the file `name`, built out of the hot paths and
+    /// only when someone listens (see [`debug_enabled`]).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn log_file(&self, event: FileEvent, name: &str) {
+        match event {
+            FileEvent::Created => {
+                tracing::debug!(target: "tempdirs", name, dir = %self.path, "created temporary file")
+            }
+            FileEvent::Removed => {
+                tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file")
+            }
+        }
     }
 
     /// Whether a file created with `mode` needs it set again through its descriptor: when
@@ -735,7 +775,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub fn open(&self, name: impl AsRef<Path>) -> Result<B::File, Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         let tracked = self.tracked().get(name, &self.random);
         match self.backend.open_file(dir, name) {
             Ok((file, FileKind::File)) => Ok(file),
@@ -776,7 +816,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub fn remove(&self, name: impl AsRef<Path>) -> Result<(), Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         let Some(entry) = self.tracked().get(name, &self.random) else {
             return Err(Error::NotTracked {
                 path: join(&self.path, name),
@@ -831,7 +871,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     pub fn adopt(&self, name: impl AsRef<Path>) -> Result<(), Error> {
         let name = resolve(&self.path, name.as_ref())?;
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         // One look, so that adopting a name that holds nothing (a typo) is said.
         match self.backend.entry(dir, name) {
             Ok(Some(_)) => {}
@@ -886,24 +926,36 @@ impl<B: Backend> TemporaryDirectory<B> {
     }
 
     /// Unlinks `name`, tracked as `entry`, through `dir`, and forgets it.
+    #[inline]
     fn unlink_entry(&self, dir: &B::Dir, name: &str, entry: Entry) -> Result<(), Error> {
-        match self.backend.remove_file(dir, name) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.failure(dir, Op::RemoveFile, name, e)),
+        if let Err(e) = self.backend.remove_file(dir, name) {
+            self.remove_failed(dir, name, e)?;
         }
         // Forget it only if it is still what was removed: a create of the same name by
         // another thread in between tracked a new file, which stays tracked.
         self.tracked().remove_if(name, entry);
-        tracing::debug!(target: "tempdirs", name, dir = %self.path, "removed temporary file");
+        if debug_enabled() {
+            self.log_file(FileEvent::Removed, name);
+        }
         Ok(())
+    }
+
+    /// What [`unlink_entry`](Self::unlink_entry) does when the unlink failed: a name
+    /// already gone is as good as removed; any other failure is the error to return.
+    #[cold]
+    #[inline(never)]
+    fn remove_failed(&self, dir: &B::Dir, name: &str, error: io::Error) -> Result<(), Error> {
+        if error.kind() == io::ErrorKind::NotFound {
+            return Ok(());
+        }
+        Err(self.failure(dir, Op::RemoveFile, name, error))
     }
 
     /// Stops tracking `name` as `entry` because its file is kept; refused once the
     /// directory's path no longer leads to it, since the path is what the caller keeps.
     pub(crate) fn keep_entry(&self, name: &str, entry: Entry) -> Result<(), Error> {
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         self.check_path(dir)?;
         self.tracked().remove_if(name, entry);
         tracing::debug!(target: "tempdirs", name, dir = %self.path, "keeping temporary file");
@@ -922,7 +974,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         let dest = name::utf8(dest)?;
         let (parent, to) = self.destination(dest)?;
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         let to_dir = if self.backend.ambient_authority() {
             self.backend.open_dir_ambient(parent)
         } else {
@@ -1039,7 +1091,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// gone is skipped.
     pub fn keep_alive(&self) -> Result<(), Error> {
         let handle = self.gate();
-        let dir = handle.as_ref().ok_or(Error::CleanedUp)?;
+        let dir = usable(&handle)?;
         self.check_path(dir)?;
         if self.unlocked.load(Ordering::Relaxed) && self.backend.lock_shared(dir).is_ok() {
             self.unlocked.store(false, Ordering::Relaxed);
@@ -1135,6 +1187,32 @@ impl<B: Backend> TemporaryDirectory<B> {
     fn gate(&self) -> RwLockReadGuard<'_, Option<B::Dir>> {
         self.handle.read().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The directory's handle, or [`Error::CleanedUp`] once cleanup took it. The error is made
+/// only when it is returned: the hot paths drop nothing when the handle is there.
+#[inline]
+fn usable<D>(handle: &Option<D>) -> Result<&D, Error> {
+    match handle {
+        Some(dir) => Ok(dir),
+        None => Err(Error::CleanedUp),
+    }
+}
+
+/// Whether a debug event would be seen by anyone: two loads and a compare. The hot paths
+/// ask this first and build their events out of line, so that the common case runs nothing
+/// else between two system calls.
+#[inline]
+pub(crate) fn debug_enabled() -> bool {
+    use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+    tracing::Level::DEBUG <= STATIC_MAX_LEVEL && tracing::Level::DEBUG <= LevelFilter::current()
+}
+
+/// What a hot path did to a file, for its debug event.
+#[derive(Clone, Copy)]
+pub(crate) enum FileEvent {
+    Created,
+    Removed,
 }
 
 /// Refuses a root that others control: owned by another uid than ours and root's, or

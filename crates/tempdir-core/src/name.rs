@@ -84,14 +84,20 @@ fn refused_on_windows(c: char) -> bool {
     matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*') || u32::from(c) < 32
 }
 
-/// Whether `c` separates path components here: `/` everywhere, `\` on Windows too.
-fn is_separator(c: char) -> bool {
-    c == '/' || (cfg!(windows) && c == '\\')
+/// Whether `b` separates path components here: `/` everywhere, `\` on Windows too.
+fn is_separator(b: u8) -> bool {
+    b == b'/' || (cfg!(windows) && b == b'\\')
+}
+
+/// Whether `text` has a path separator in it (a `memchr` where `/` is the only one).
+fn has_separator(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.contains(&b'/') || (cfg!(windows) && bytes.contains(&b'\\'))
 }
 
 /// Checks a directory-name prefix or suffix: it must fit inside one path component.
 pub(crate) fn check_affix(affix: &str) -> Result<(), Error> {
-    let reason = if affix.contains(is_separator) {
+    let reason = if has_separator(affix) {
         Some("contains a path separator")
     } else if affix.contains('\0') {
         Some("contains a NUL byte")
@@ -155,22 +161,32 @@ pub(crate) fn utf8(given: &Path) -> Result<&Utf8Path, Error> {
 /// be an entry name is [`Error::InvalidName`]; what is not UTF-8 is
 /// [`Error::NonUtf8Path`].
 pub(crate) fn resolve<'a>(dir: &Utf8Path, given: &'a Path) -> Result<&'a str, Error> {
-    let given = utf8(given)?;
-    let text = given.as_str();
-    let candidate = match text
-        .strip_prefix(dir.as_str())
-        .and_then(|rest| rest.strip_prefix(is_separator))
+    // The directory's part is compared as bytes, so that only the name is checked for
+    // UTF-8.
+    let bytes = given.as_os_str().as_encoded_bytes();
+    let candidate = match bytes
+        .strip_prefix(dir.as_str().as_bytes())
+        .and_then(|rest| rest.split_first())
     {
-        Some(rest) => rest,
-        None if given.is_absolute() => return Err(outside(dir, given)),
-        None => text,
+        Some((&separator, name)) if is_separator(separator) => {
+            std::str::from_utf8(name).map_err(|_| Error::NonUtf8Path {
+                path: given.to_owned(),
+            })?
+        }
+        _ => {
+            let given = utf8(given)?;
+            if given.is_absolute() {
+                return Err(outside(dir, given));
+            }
+            given.as_str()
+        }
     };
-    if candidate.contains(is_separator) || candidate == ".." {
-        return Err(outside(dir, given));
+    if has_separator(candidate) || candidate == ".." {
+        return Err(outside(dir, utf8(given)?));
     }
     match component_problem(candidate) {
         Some(reason) => Err(Error::InvalidName {
-            name: text.to_owned(),
+            name: utf8(given)?.as_str().to_owned(),
             reason,
         }),
         None => Ok(candidate),
@@ -386,15 +402,21 @@ impl Kind {
         Kind::ALL.into_iter().find_map(|kind| {
             let rest = name.strip_prefix(kind.prefix())?;
             let (random, digits) = rest.split_at_checked(RANDOM_LEN)?;
-            let digits = digits.strip_prefix('-')?;
-            // Only the form this crate writes: no sign, no leading zero.
-            if digits.is_empty()
-                || digits.starts_with('0')
-                || !digits.bytes().all(|b| b.is_ascii_digit())
-            {
+            let digits = digits.strip_prefix('-')?.as_bytes();
+            // Only the form this crate writes: digits alone, no leading zero.
+            if digits.first().is_none_or(|&first| first == b'0') {
                 return None;
             }
-            Some((kind, digits.parse().ok()?, random))
+            let mut generation: u64 = 0;
+            for &digit in digits {
+                if !digit.is_ascii_digit() {
+                    return None;
+                }
+                generation = generation
+                    .checked_mul(10)?
+                    .checked_add(u64::from(digit - b'0'))?;
+            }
+            Some((kind, generation, random))
         })
     }
 }
@@ -455,6 +477,11 @@ pub(crate) struct Tracked {
 /// The newest run (the one starting last) is kept out of the map: names made one after
 /// another extend it, and a name made and removed at once (`mkstemp` then `remove`) comes
 /// and goes there, so the common cases touch no tree node.
+///
+/// The newest run also keeps its names as they were made, one after another in one
+/// string, for as long as it only grows and shrinks at its ends: cleanup then reads them
+/// instead of hashing and formatting each again, and a `remove` of the newest name
+/// compares it instead of hashing. Older runs keep nothing but their bounds.
 #[derive(Default)]
 struct Runs {
     /// The newest run, with its first generation. While it is `None`, the map may still
@@ -462,6 +489,24 @@ struct Runs {
     newest: Option<(u64, Run)>,
     /// Every older run, by its first generation.
     older: BTreeMap<u64, Run>,
+    /// While `named`: the newest run's names, `names[names_from..]`, oldest first.
+    names: String,
+    names_from: usize,
+    /// Whether `names` holds the newest run's names. Set when a newest run starts; cleared
+    /// when one is split or goes into the map.
+    named: bool,
+}
+
+/// A string that grew past this is let go once empty, not kept for the next run.
+const NAMES_KEPT_MAX: usize = 4096;
+
+/// The length of the name made as `kind` at `generation`: prefix, random part, `-` and
+/// the generation's digits.
+fn made_len(kind: Kind, generation: u64) -> usize {
+    let digits = generation
+        .checked_ilog10()
+        .map_or(1, |log| log as usize + 1);
+    kind.prefix().len() + RANDOM_LEN + 1 + digits
 }
 
 /// The generations `start..end` (`start` is kept beside it), all made as `kind`.
@@ -472,14 +517,18 @@ struct Run {
 }
 
 impl Runs {
-    /// Adds `generation`, which must not be there yet.
+    /// Adds `generation`, which must not be there yet, made as `kind` with the name `name`.
     #[inline]
-    fn add(&mut self, kind: Kind, generation: u64) {
+    fn add(&mut self, kind: Kind, generation: u64, name: &str) {
         debug_assert_eq!(self.kind_of(generation), None, "a generation is added once");
+        debug_assert_eq!(name.len(), made_len(kind, generation));
         let next = generation + 1;
         match &mut self.newest {
             Some((_, run)) if run.end == generation && run.kind == kind => {
                 run.end = next;
+                if self.named {
+                    self.names.push_str(name);
+                }
                 return;
             }
             None if self
@@ -488,11 +537,16 @@ impl Runs {
                 .is_none_or(|(_, last)| last.end < generation) =>
             {
                 self.newest = Some((generation, Run { end: next, kind }));
+                self.names.clear();
+                self.names.push_str(name);
+                self.names_from = 0;
+                self.named = true;
                 return;
             }
             _ => {}
         }
         // Anywhere else: in the map, with the newest run, which then comes out again.
+        self.forget_names();
         if let Some((start, run)) = self.newest.take() {
             self.older.insert(start, run);
         }
@@ -516,6 +570,28 @@ impl Runs {
             }
         }
         self.newest = self.older.pop_last();
+    }
+
+    /// The newest run's names stop being kept (they are made again when needed).
+    fn forget_names(&mut self) {
+        self.named = false;
+        self.names_from = 0;
+        if self.names.capacity() > NAMES_KEPT_MAX {
+            self.names = String::new();
+        } else {
+            self.names.clear();
+        }
+    }
+
+    /// The name of `generation`, if it is the newest name and the names are kept.
+    fn newest_name(&self, generation: u64) -> Option<&str> {
+        match self.newest {
+            Some((_, run)) if self.named && run.end == generation + 1 => {
+                let at = self.names.len() - made_len(run.kind, generation);
+                Some(&self.names[at..])
+            }
+            _ => None,
+        }
     }
 
     /// Whether `generation` is there, made as `kind`.
@@ -543,10 +619,22 @@ impl Runs {
             && *start <= generation
         {
             let Run { end, kind } = *run;
+            let len = made_len(kind, generation);
             if generation + 1 == end {
                 run.end = generation;
+                if self.named {
+                    self.names.truncate(self.names.len() - len);
+                }
             } else if *start == generation {
                 *start = generation + 1;
+                if self.named {
+                    self.names_from += len;
+                    // Let the string hold at most twice what is left in it.
+                    if self.names_from > self.names.len() / 2 {
+                        self.names.drain(..self.names_from);
+                        self.names_from = 0;
+                    }
+                }
             } else {
                 self.older.insert(
                     *start,
@@ -556,11 +644,13 @@ impl Runs {
                     },
                 );
                 *start = generation + 1;
+                self.forget_names();
             }
             if let Some((start, run)) = self.newest
                 && start == run.end
             {
                 self.newest = None;
+                self.forget_names();
             }
             return;
         }
@@ -578,10 +668,12 @@ impl Runs {
         }
     }
 
-    /// Every run, oldest first, with its first generation.
-    fn iter(&self) -> impl Iterator<Item = (u64, Run)> + '_ {
-        let older = self.older.iter().map(|(&start, &run)| (start, run));
-        older.chain(self.newest)
+    /// Every run, oldest first, with its first generation, and for the newest run its
+    /// names if they are kept.
+    fn iter(&self) -> impl Iterator<Item = (u64, Run, Option<&str>)> + '_ {
+        let older = self.older.iter().map(|(&start, &run)| (start, run, None));
+        let names = self.named.then(|| &self.names[self.names_from..]);
+        older.chain(self.newest.map(|(start, run)| (start, run, names)))
     }
 
     #[cfg(test)]
@@ -605,7 +697,7 @@ impl Tracked {
                 if self.kept.remove(name).is_some() {
                     self.len -= 1;
                 }
-                self.runs.add(kind, entry.generation);
+                self.runs.add(kind, entry.generation, name);
             }
             Origin::Kept { .. } => {
                 self.remove(name, random);
@@ -623,8 +715,11 @@ impl Tracked {
         if !self.runs.holds(kind, generation) {
             return None;
         }
-        let expected = random_chars(random.of_generation(generation));
-        (expected == random_part.as_bytes()).then_some(Entry {
+        let right = match self.runs.newest_name(generation) {
+            Some(newest) => newest == name,
+            None => random_chars(random.of_generation(generation)) == random_part.as_bytes(),
+        };
+        right.then_some(Entry {
             generation,
             origin: Origin::Made(kind),
         })
@@ -692,10 +787,16 @@ impl Tracked {
         kept.sort_unstable();
         let mut kept = kept.into_iter().peekable();
         let mut made = String::new();
-        for (start, run) in self.runs.iter() {
+        for (start, run, mut names) in self.runs.iter() {
             for generation in start..run.end {
                 while let Some((_, name)) = kept.next_if(|&(g, _)| g < generation) {
                     f(name);
+                }
+                if let Some(rest) = names {
+                    let (name, after) = rest.split_at(made_len(run.kind, generation));
+                    names = Some(after);
+                    f(name);
+                    continue;
                 }
                 made.clear();
                 let bits = random.of_generation(generation);
@@ -926,7 +1027,7 @@ mod tests {
         let (name, entry) = made(&random, Kind::Mkstemp, 12);
         tracked.insert(&name, entry, &random);
         let random_part = &name["mkstemp-".len()..][..RANDOM_LEN];
-        for other in [
+        let others = [
             name.replace(random_part, "zzzzzzzz"),
             name.replace("-12", "-012"),
             name.replace("-12", "-+12"),
@@ -934,11 +1035,20 @@ mod tests {
             name.replace("mkstemp-", "tmp-"),
             format!("{name}.txt"),
             format!("x{name}"),
-        ] {
-            assert_eq!(tracked.get(&other, &random), None, "{other}");
-            assert!(!tracked.remove(&other, &random), "{other}");
+        ];
+        // The newest name is compared with the name kept for it; once another is made
+        // after it, with the random part made again from its generation.
+        for newest in [true, false] {
+            for other in &others {
+                assert_eq!(tracked.get(other, &random), None, "{other}");
+                assert!(!tracked.remove(other, &random), "{other}");
+            }
+            assert_eq!(tracked.get(&name, &random), Some(entry));
+            let (next, next_entry) = made(&random, Kind::Mkstemp, 13);
+            if newest {
+                tracked.insert(&next, next_entry, &random);
+            }
         }
-        assert_eq!(tracked.get(&name, &random), Some(entry));
         assert_eq!(
             tracked.get(&name, &Random::new(Some(3))),
             None,

@@ -98,7 +98,7 @@ pub(crate) fn table(r: &Results) -> String {
     if let Some(m) = &r.memory {
         let _ = writeln!(
             t,
-            "\nW3 memory ({} tracked mktemp names, fresh process each, peak RSS growth per name): one after another {:.1} B; every other one forgotten, so no two are neighbours {:.1} B; the names themselves average {:.1} B and are not stored",
+            "\nW3 memory ({} tracked mktemp names, fresh process each, peak RSS growth per name): one after another {:.1} B; every other one forgotten, so no two are neighbours {:.1} B; the names themselves average {:.1} B (only the newest run keeps them)",
             m.names, m.in_order_per_name, m.apart_per_name, m.name_len,
         );
     }
