@@ -39,11 +39,12 @@ pub(crate) fn push_random(out: &mut String, bits: u64) {
     }
 }
 
-/// Why `name` can never be a single entry name, if it cannot.
-fn component_problem(name: &str) -> Option<&'static str> {
+/// Why `name`, which has no path separator, can never be a single entry name, if it
+/// cannot. `nul`: whether it has a NUL byte.
+fn component_problem(name: &str, nul: bool) -> Option<&'static str> {
     if name.is_empty() {
         Some("empty")
-    } else if name.contains('\0') {
+    } else if nul {
         Some("contains a NUL byte")
     } else if name == "." {
         Some("names the directory itself")
@@ -89,15 +90,20 @@ fn is_separator(b: u8) -> bool {
     b == b'/' || (cfg!(windows) && b == b'\\')
 }
 
-/// Whether `text` has a path separator in it (a `memchr` where `/` is the only one).
-fn has_separator(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.contains(&b'/') || (cfg!(windows) && bytes.contains(&b'\\'))
+/// Whether `text` has a path separator in it, and whether a NUL byte: one pass, without
+/// an early exit, which the compiler turns into a few wide compares for a name's length.
+fn separator_and_nul(text: &str) -> (bool, bool) {
+    let (mut separator, mut nul) = (false, false);
+    for &b in text.as_bytes() {
+        separator |= is_separator(b);
+        nul |= b == 0;
+    }
+    (separator, nul)
 }
 
 /// Checks a directory-name prefix or suffix: it must fit inside one path component.
 pub(crate) fn check_affix(affix: &str) -> Result<(), Error> {
-    let reason = if has_separator(affix) {
+    let reason = if separator_and_nul(affix).0 {
         Some("contains a path separator")
     } else if affix.contains('\0') {
         Some("contains a NUL byte")
@@ -181,10 +187,11 @@ pub(crate) fn resolve<'a>(dir: &Utf8Path, given: &'a Path) -> Result<&'a str, Er
             given.as_str()
         }
     };
-    if has_separator(candidate) || candidate == ".." {
+    let (separator, nul) = separator_and_nul(candidate);
+    if separator || candidate == ".." {
         return Err(outside(dir, utf8(given)?));
     }
-    match component_problem(candidate) {
+    match component_problem(candidate, nul) {
         Some(reason) => Err(Error::InvalidName {
             name: utf8(given)?.as_str().to_owned(),
             reason,
@@ -583,15 +590,12 @@ impl Runs {
         }
     }
 
-    /// The name of `generation`, if it is the newest name and the names are kept.
-    fn newest_name(&self, generation: u64) -> Option<&str> {
-        match self.newest {
-            Some((_, run)) if self.named && run.end == generation + 1 => {
-                let at = self.names.len() - made_len(run.kind, generation);
-                Some(&self.names[at..])
-            }
-            _ => None,
-        }
+    /// The kind and generation of the newest name, if `name` is it and the names are kept.
+    fn newest_named(&self, name: &str) -> Option<(Kind, u64)> {
+        let (_, run) = self.newest.filter(|_| self.named)?;
+        let generation = run.end - 1;
+        let at = self.names.len() - made_len(run.kind, generation);
+        (self.names[at..] == *name).then_some((run.kind, generation))
     }
 
     /// Whether `generation` is there, made as `kind`.
@@ -693,8 +697,9 @@ impl Tracked {
                     Kind::parse(name).map(|(kind, generation, _)| (kind, generation)),
                     Some((kind, entry.generation)),
                 );
-                // Only a kept name can already be there: the generation is fresh.
-                if self.kept.remove(name).is_some() {
+                // Only a kept name can already be there: the generation is fresh. (Seldom
+                // any: the look at `is_empty` spares `mkstemp` a call into the map.)
+                if !self.kept.is_empty() && self.kept.remove(name).is_some() {
                     self.len -= 1;
                 }
                 self.runs.add(kind, entry.generation, name);
@@ -708,6 +713,13 @@ impl Tracked {
     }
 
     pub(crate) fn get(&self, name: &str, random: &Random) -> Option<Entry> {
+        // The newest name first, compared whole: `mkstemp` then `remove` hands it back.
+        if let Some((kind, generation)) = self.runs.newest_named(name) {
+            return Some(Entry {
+                generation,
+                origin: Origin::Made(kind),
+            });
+        }
         if let Some(&entry) = self.kept.get(name) {
             return Some(entry);
         }
@@ -715,11 +727,8 @@ impl Tracked {
         if !self.runs.holds(kind, generation) {
             return None;
         }
-        let right = match self.runs.newest_name(generation) {
-            Some(newest) => newest == name,
-            None => random_chars(random.of_generation(generation)) == random_part.as_bytes(),
-        };
-        right.then_some(Entry {
+        let expected = random_chars(random.of_generation(generation));
+        (expected == random_part.as_bytes()).then_some(Entry {
             generation,
             origin: Origin::Made(kind),
         })
