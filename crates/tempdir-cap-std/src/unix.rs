@@ -198,11 +198,10 @@ pub(crate) fn lock_shared(dir: &Dir) -> io::Result<()> {
     })?)
 }
 
-// `create_file` and `remove_file` are inlined into the core's `mkstemp` and cleanup, and
-// `restart` into them: each call layer left between the loop and the syscall measured as a
-// few percent of a create in the bench (a loop of creates through `create_file` with
-// `restart` out of line was 1.03x the raw syscall loop; with it inlined, 1.00x).
-#[inline(always)]
+// `create_file` and `remove_file` are inlined into the core's `mkstemp` and cleanup: each
+// call layer left between the loop and the syscall measured as a few percent of a create
+// in the bench.
+#[inline]
 pub(crate) fn create_file(dir: &Dir, name: &str, bits: u32) -> io::Result<File> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     Ok(File::from(restart(|| {
@@ -290,7 +289,6 @@ fn read_names(fd: OwnedFd, visit: &mut dyn FnMut(&[u8])) -> io::Result<()> {
 /// filesystem may have made a file or directory before saying `EINTR`; the call made again
 /// then finds the name taken and says `AlreadyExists`, as it would for any other taken
 /// name.
-#[inline(always)]
 fn restart<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> rustix::io::Result<T> {
     loop {
         match f() {
