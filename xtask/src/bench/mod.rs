@@ -42,6 +42,9 @@ usage: cargo xtask bench [--quick] [--json] [--runs K] [--no-python]
   --breakdown  add two rows to W1 that split tempdirs' distance to the floor: the floor
                with unguessable names, a path per file and locks (what any library with
                these calls pays), and tempdirs' mkstemp with the floor's unlinks
+  --phases K   instead of the table: W1 at N = 1,000, tempdirs and the floor taking
+               turns K times, and per phase (directory made, files made, all removed)
+               the median ratio over the pairs, with the quartiles
   --profile WHAT N
                run one workload once, to profile it (strace -c -f, perf stat), in the
                release binary: WHAT is floor-w1, floor-w2, floor-w4, floor-status,
@@ -58,6 +61,8 @@ pub(crate) struct Opts {
     pub runs: usize,
     pub python: bool,
     pub breakdown: bool,
+    /// `--phases K`: pairs to time W1's phases in, instead of the table.
+    pub phases: Option<usize>,
 }
 
 /// The sizes of every workload.
@@ -269,6 +274,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         runs: 0,
         python: true,
         breakdown: false,
+        phases: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -284,6 +290,13 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                     .map_err(|_| format!("--runs: not a number: {v}"))?;
                 if o.runs == 0 {
                     return Err("--runs must be at least 1".into());
+                }
+            }
+            "--phases" => {
+                let v = it.next().ok_or("--phases needs a number")?;
+                match v.parse() {
+                    Ok(pairs) if pairs > 0 => o.phases = Some(pairs),
+                    _ => return Err(format!("--phases: not a number of pairs: {v}")),
                 }
             }
             "-h" | "--help" => return Err(String::new()),
@@ -324,6 +337,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
     if cfg!(debug_assertions) {
         return reinvoke_release(&args);
     }
+    if let Some(pairs) = opts.phases {
+        return phases(pairs);
+    }
     match run_all(&opts) {
         Ok(results) => {
             let out = target_dir().join("bench");
@@ -340,6 +356,36 @@ pub fn run(args: Vec<String>) -> ExitCode {
                     out.join("w1.svg").display(),
                     out.join("bench.json").display()
                 );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--phases K`: W1's phases, tempdirs against the floor, printed.
+fn phases(pairs: usize) -> ExitCode {
+    const N: u64 = 1_000;
+    let root = bench_base()
+        .0
+        .join(format!("tempdirs-phases-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir(&root) {
+        eprintln!("error: cannot create {}: {e}", root.display());
+        return ExitCode::FAILURE;
+    }
+    let measured = native::phases(&root, N, pairs);
+    let _ = std::fs::remove_dir(&root);
+    match measured {
+        Ok(ratios) => {
+            println!(
+                "W1 at N={N}, {pairs} pairs of tempdirs and the floor: median ratio (quartiles)"
+            );
+            let names = ["directory made", "files made", "all removed", "all"];
+            for (name, [median, q1, q3]) in names.into_iter().zip(ratios) {
+                println!("  {name:<16} {median:.3}x  ({q1:.3}-{q3:.3}x)");
             }
             ExitCode::SUCCESS
         }

@@ -98,17 +98,26 @@ impl FloorDir {
 }
 
 fn floor_w1(root: &Path, n: u64) -> io::Result<u64> {
+    floor_w1_phases(root, n).map(|phases| phases.iter().sum())
+}
+
+/// W1's floor, timed in its three phases: the directory made, the files made, everything
+/// removed.
+fn floor_w1_phases(root: &Path, n: u64) -> io::Result<[u64; 3]> {
     let mut names = Names::new("floor");
     let t = Instant::now();
     let dir = FloorDir::make(root, "w1")?;
+    let set_up = elapsed(t);
     for i in 0..n {
         dir.create(names.get(i))?;
     }
+    let made = elapsed(t);
     for i in 0..n {
         dir.unlink(names.get(i))?;
     }
     dir.remove()?;
-    Ok(elapsed(t))
+    let all = elapsed(t);
+    Ok([set_up, made - set_up, all - made])
 }
 
 /// `--breakdown`: the floor's loop with what any library with tempdirs' calls pays and
@@ -252,17 +261,55 @@ fn floor_w4(root: &Path, n: u64) -> io::Result<[u64; 3]> {
 }
 
 fn tempdirs_w1(root: &Path, n: u64) -> io::Result<u64> {
+    tempdirs_w1_phases(root, n).map(|phases| phases.iter().sum())
+}
+
+/// W1 of tempdirs, timed in the floor's three phases.
+fn tempdirs_w1_phases(root: &Path, n: u64) -> io::Result<[u64; 3]> {
     let t = Instant::now();
     let tmp = Tmp::new_in(utf8(root)?).map_err(io::Error::other)?;
+    let set_up = elapsed(t);
     for _ in 0..n {
         let (file, path) = tmp.mkstemp().map_err(io::Error::other)?;
         drop(file);
         black_box(path);
     }
+    let made = elapsed(t);
     let report = tmp.cleanup();
-    let ns = elapsed(t);
+    let all = elapsed(t);
     check_report(&report, n)?;
-    Ok(ns)
+    Ok([set_up, made - set_up, all - made])
+}
+
+/// `--phases K`: W1 at `n` files, tempdirs and the floor alternating `pairs` times (who
+/// goes first alternating too, each after [`settle`]), and per phase (directory made,
+/// files made, everything removed, all) the median of tempdirs' time over the floor's in
+/// each pair, with the quartiles. Many short pairs see finer than a few long runs.
+pub(crate) fn phases(root: &Path, n: u64, pairs: usize) -> io::Result<[[f64; 3]; 4]> {
+    let mut ratios: [Vec<f64>; 4] = Default::default();
+    for pair in 0..pairs {
+        let timed = |workload: fn(&Path, u64) -> io::Result<[u64; 3]>| {
+            settle();
+            workload(root, n)
+        };
+        let (floor, tempdirs) = if pair % 2 == 0 {
+            let floor = timed(floor_w1_phases)?;
+            (floor, timed(tempdirs_w1_phases)?)
+        } else {
+            let tempdirs = timed(tempdirs_w1_phases)?;
+            (timed(floor_w1_phases)?, tempdirs)
+        };
+        let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+        for (k, ratios) in ratios.iter_mut().take(3).enumerate() {
+            ratios.push(ratio(tempdirs[k], floor[k]));
+        }
+        ratios[3].push(ratio(tempdirs.iter().sum(), floor.iter().sum()));
+    }
+    Ok(ratios.map(|mut ratios| {
+        ratios.sort_unstable_by(f64::total_cmp);
+        let at = |q: usize| ratios[(ratios.len() - 1) * q / 4];
+        [at(2), at(1), at(3)]
+    }))
 }
 
 fn tempdirs_w2(root: &Path, n: u64) -> io::Result<u64> {
