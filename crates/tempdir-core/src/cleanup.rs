@@ -9,7 +9,7 @@ use std::sync::PoisonError;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::backend::{Backend, FileKind};
-use crate::dir::{DirStatus, FileEvent, TemporaryDirectory, debug_enabled, lock};
+use crate::dir::{DirStatus, FileEvent, TemporaryDirectory, lock};
 use crate::name::{self, join};
 use crate::{Error, Op};
 
@@ -178,9 +178,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         match self.backend.remove_file(dir, name) {
             Ok(()) => {
                 report.removed += 1;
-                if debug_enabled() {
-                    self.log_file(FileEvent::Removed, name);
-                }
+                self.log_file(FileEvent::Removed, name);
                 true
             }
             Err(e) => self.unlink_failed(name, e, report),

@@ -713,9 +713,7 @@ impl<B: Backend> TemporaryDirectory<B> {
             file = self.set_created_mode(dir, name, file, mode)?;
         }
         self.tracked().insert(name, entry, &self.random);
-        if debug_enabled() {
-            self.log_file(FileEvent::Created, name);
-        }
+        self.log_file(FileEvent::Created, name);
         Ok(file)
     }
 
@@ -738,11 +736,18 @@ impl<B: Backend> TemporaryDirectory<B> {
         Ok(file)
     }
 
-    /// The debug event of what was done to the file `name`, built out of the hot paths and
-    /// only when someone listens (see [`debug_enabled`]).
+    /// The debug event of what was done to the file `name`: the check whether anyone
+    /// listens stays in the hot path, the event is built out of it.
+    #[inline]
+    pub(crate) fn log_file(&self, event: FileEvent, name: &str) {
+        if debug_enabled() {
+            self.emit_file_event(event, name);
+        }
+    }
+
     #[cold]
     #[inline(never)]
-    pub(crate) fn log_file(&self, event: FileEvent, name: &str) {
+    fn emit_file_event(&self, event: FileEvent, name: &str) {
         match event {
             FileEvent::Created => {
                 tracing::debug!(target: "tempdirs", name, dir = %self.path, "created temporary file")
@@ -934,9 +939,7 @@ impl<B: Backend> TemporaryDirectory<B> {
         // Forget it only if it is still what was removed: a create of the same name by
         // another thread in between tracked a new file, which stays tracked.
         self.tracked().remove_if(name, entry);
-        if debug_enabled() {
-            self.log_file(FileEvent::Removed, name);
-        }
+        self.log_file(FileEvent::Removed, name);
         Ok(())
     }
 
@@ -1203,7 +1206,7 @@ fn usable<D>(handle: &Option<D>) -> Result<&D, Error> {
 /// ask this first and build their events out of line, so that the common case runs nothing
 /// else between two system calls.
 #[inline]
-pub(crate) fn debug_enabled() -> bool {
+fn debug_enabled() -> bool {
     use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
     tracing::Level::DEBUG <= STATIC_MAX_LEVEL && tracing::Level::DEBUG <= LevelFilter::current()
 }

@@ -103,9 +103,10 @@ fn separator_and_nul(text: &str) -> (bool, bool) {
 
 /// Checks a directory-name prefix or suffix: it must fit inside one path component.
 pub(crate) fn check_affix(affix: &str) -> Result<(), Error> {
-    let reason = if separator_and_nul(affix).0 {
+    let (separator, nul) = separator_and_nul(affix);
+    let reason = if separator {
         Some("contains a path separator")
-    } else if affix.contains('\0') {
+    } else if nul {
         Some("contains a NUL byte")
     } else if affix.len() > NAME_MAX - RANDOM_LEN {
         Some("too long to leave room for the random part")

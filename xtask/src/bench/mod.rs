@@ -15,9 +15,9 @@
 //!
 //! **Ratios.** Within one run every comparator takes its turn (the native ones repetition
 //! by repetition, in an order that rotates from run to run; Python's and duplicity's after
-//! them), so drift hits them alike. A ratio is taken per run, a comparator's time over its baseline's time in that
-//! same run, and the table reports the median of those per-run ratios; times are medians
-//! of the runs.
+//! them), so drift hits them alike. A ratio is taken per run, a comparator's time over its
+//! baseline's time in that same run, and the table reports the median of those per-run
+//! ratios; times are medians of the runs.
 //!
 //! A debug build of xtask (what `cargo xtask` runs) only re-invokes itself built with
 //! `--release`: timing unoptimised code would measure the compiler, not the library.
