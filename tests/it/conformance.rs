@@ -834,6 +834,24 @@ pub fn remove_leaves_a_directory_at_a_tracked_name_and_keeps_tracking_it<H: Harn
     }
     assert!(td.is_tracked(&path));
     assert!(h.exists(&join(&path, "inner")));
+
+    // Refused in the middle of a run of names: tracked again, beside its neighbours.
+    let made: Vec<_> = (0..3).map(|_| td.mkstemp().unwrap().1).collect();
+    h.remove_file(&made[1]).unwrap();
+    h.create_dir(&made[1]).unwrap();
+    let err = td.remove(&made[1]).unwrap_err();
+    assert_eq!(err.op(), Some(Op::RemoveFile), "{err:?}");
+    assert_eq!(td.tracked_count(), 4);
+    assert!(made.iter().all(|p| td.is_tracked(p)));
+    td.remove(&made[2]).unwrap();
+    td.remove(&made[0]).unwrap();
+    assert_eq!(td.tracked_count(), 2);
+    let report = td.cleanup();
+    let mut left = report.left_in_place.clone();
+    left.sort();
+    let mut expected = vec![path.clone(), made[1].clone()];
+    expected.sort();
+    assert_eq!(left, expected, "{report:?}");
 }
 
 pub fn remove_racing_create_of_the_same_name_loses_nothing<H: Harness>() {

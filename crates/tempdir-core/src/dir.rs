@@ -819,15 +819,36 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// [`Error::Io`] with [`Op::RemoveFile`] when the unlink is refused (a directory or a
     /// mount point at the name): the name stays tracked.
     pub fn remove(&self, name: impl AsRef<Path>) -> Result<(), Error> {
-        let name = resolve(&self.path, name.as_ref())?;
+        let given = name.as_ref();
+        let name = name::candidate_name(&self.path, given)?;
         let handle = self.gate();
-        let dir = usable(&handle)?;
-        let Some(entry) = self.tracked().get(name, &self.random) else {
-            return Err(Error::NotTracked {
-                path: join(&self.path, name),
-            });
+        // Taken out of the set before the unlink, and put back if the unlink is refused:
+        // one lock, not one to look and one to forget. The gate stays held, so no cleanup
+        // runs in between and misses it.
+        let taken = match handle.as_ref() {
+            Some(dir) => self.tracked().take(name, &self.random).map(|e| (dir, e)),
+            None => None,
         };
-        self.unlink_entry(dir, name, entry)
+        match taken {
+            Some((dir, entry)) => self.unlink_taken(dir, name, entry),
+            None => Err(self.not_removed(&handle, given, name)),
+        }
+    }
+
+    /// Why [`remove`](Self::remove) found nothing to unlink at `name`: a tracked name is
+    /// an entry name by construction, so only now is `name` checked as one.
+    #[cold]
+    #[inline(never)]
+    fn not_removed(&self, handle: &Option<B::Dir>, given: &Path, name: &str) -> Error {
+        if let Err(e) = name::check_name(&self.path, given, name) {
+            return e;
+        }
+        match handle {
+            None => Error::CleanedUp,
+            Some(_) => Error::NotTracked {
+                path: join(&self.path, name),
+            },
+        }
     }
 
     /// Stops tracking `name` without touching the file: duplicity's `forget()`, for a file
@@ -924,33 +945,40 @@ impl<B: Backend> TemporaryDirectory<B> {
         let Some(dir) = handle.as_ref() else {
             return Ok(());
         };
-        if !self.tracked().holds(name, entry) {
+        if !self.tracked().remove_if(name, entry) {
             return Ok(());
         }
-        self.unlink_entry(dir, name, entry)
+        self.unlink_taken(dir, name, entry)
     }
 
-    /// Unlinks `name`, tracked as `entry`, through `dir`, and forgets it.
+    /// Unlinks `name` through `dir`: it was tracked as `entry` and has just been taken out
+    /// of the set, with the gate held. Nothing touches the set after a successful unlink,
+    /// so a file another thread then creates at the same name stays tracked.
     #[inline]
-    fn unlink_entry(&self, dir: &B::Dir, name: &str, entry: Entry) -> Result<(), Error> {
+    fn unlink_taken(&self, dir: &B::Dir, name: &str, entry: Entry) -> Result<(), Error> {
         if let Err(e) = self.backend.remove_file(dir, name) {
-            self.remove_failed(dir, name, e)?;
+            self.unlink_refused(dir, name, entry, e)?;
         }
-        // Forget it only if it is still what was removed: a create of the same name by
-        // another thread in between tracked a new file, which stays tracked.
-        self.tracked().remove_if(name, entry);
         self.log_file(FileEvent::Removed, name);
         Ok(())
     }
 
-    /// What [`unlink_entry`](Self::unlink_entry) does when the unlink failed: a name
-    /// already gone is as good as removed; any other failure is the error to return.
+    /// What [`unlink_taken`](Self::unlink_taken) does when the unlink failed: a name
+    /// already gone is as good as removed; anything else (a directory or a mount point at
+    /// the name) is left in place, tracked again, and the failure returned.
     #[cold]
     #[inline(never)]
-    fn remove_failed(&self, dir: &B::Dir, name: &str, error: io::Error) -> Result<(), Error> {
+    fn unlink_refused(
+        &self,
+        dir: &B::Dir,
+        name: &str,
+        entry: Entry,
+        error: io::Error,
+    ) -> Result<(), Error> {
         if error.kind() == io::ErrorKind::NotFound {
             return Ok(());
         }
+        self.tracked().insert(name, entry, &self.random);
         Err(self.failure(dir, Op::RemoveFile, name, error))
     }
 

@@ -168,26 +168,29 @@ pub(crate) fn utf8(given: &Path) -> Result<&Utf8Path, Error> {
 /// be an entry name is [`Error::InvalidName`]; what is not UTF-8 is
 /// [`Error::NonUtf8Path`].
 pub(crate) fn resolve<'a>(dir: &Utf8Path, given: &'a Path) -> Result<&'a str, Error> {
-    // The directory's part is compared as bytes, so that only the name is checked for
-    // UTF-8.
-    let bytes = given.as_os_str().as_encoded_bytes();
-    let candidate = match bytes
-        .strip_prefix(dir.as_str().as_bytes())
-        .and_then(|rest| rest.split_first())
-    {
-        Some((&separator, name)) if is_separator(separator) => {
-            std::str::from_utf8(name).map_err(|_| Error::NonUtf8Path {
-                path: given.to_owned(),
-            })?
-        }
-        _ => {
-            let given = utf8(given)?;
-            if given.is_absolute() {
-                return Err(outside(dir, given));
-            }
-            given.as_str()
-        }
-    };
+    let candidate = candidate_name(dir, given)?;
+    check_name(dir, given, candidate)?;
+    Ok(candidate)
+}
+
+/// The first half of [`resolve`]: `given` as UTF-8, without `dir/` in front, and not an
+/// absolute path elsewhere. What it gives may still not be one entry's name: a tracked
+/// name is one by construction, and [`check_name`] says why any other is not.
+pub(crate) fn candidate_name<'a>(dir: &Utf8Path, given: &'a Path) -> Result<&'a str, Error> {
+    // The whole path is checked for UTF-8 at once: a path handed out starts where its
+    // allocation is aligned, and from there the check reads words at a time, where from
+    // the name's start it would go byte by byte.
+    let whole = utf8(given)?;
+    match whole.as_str().strip_prefix(dir.as_str()) {
+        Some(rest) if rest.bytes().next().is_some_and(is_separator) => Ok(&rest[1..]),
+        _ if whole.is_absolute() => Err(outside(dir, whole)),
+        _ => Ok(whole.as_str()),
+    }
+}
+
+/// The second half of [`resolve`]: whether `candidate`, from [`candidate_name`] of
+/// `given`, names one entry of `dir`.
+pub(crate) fn check_name(dir: &Utf8Path, given: &Path, candidate: &str) -> Result<(), Error> {
     let (separator, nul) = separator_and_nul(candidate);
     if separator || candidate == ".." {
         return Err(outside(dir, utf8(given)?));
@@ -197,7 +200,7 @@ pub(crate) fn resolve<'a>(dir: &Utf8Path, given: &'a Path) -> Result<&'a str, Er
             name: utf8(given)?.as_str().to_owned(),
             reason,
         }),
-        None => Ok(candidate),
+        None => Ok(()),
     }
 }
 
@@ -599,6 +602,20 @@ impl Runs {
         (self.names[at..] == *name).then_some((run.kind, generation))
     }
 
+    /// Removes the newest generation if `name` is the name kept for it: what `remove`
+    /// right after `mkstemp` asks, answered with one look at the names.
+    fn take_newest_named(&mut self, name: &str) -> Option<(Kind, u64)> {
+        let (kind, generation) = self.newest_named(name)?;
+        let (start, run) = self.newest.as_mut()?;
+        run.end = generation;
+        self.names.truncate(self.names.len() - name.len());
+        if *start == generation {
+            self.newest = None;
+            self.forget_names();
+        }
+        Some((kind, generation))
+    }
+
     /// Whether `generation` is there, made as `kind`.
     fn holds(&self, kind: Kind, generation: u64) -> bool {
         self.kind_of(generation) == Some(kind)
@@ -689,7 +706,8 @@ impl Runs {
 
 impl Tracked {
     /// Tracks `name` as `entry`, in place of what it was tracked as before. A made entry's
-    /// generation must be fresh: drawn for this name and never tracked.
+    /// generation must have been drawn for this name and not be tracked now: fresh, or
+    /// taken out and put back.
     #[inline]
     pub(crate) fn insert(&mut self, name: &str, entry: Entry, random: &Random) {
         match entry.origin {
@@ -740,13 +758,21 @@ impl Tracked {
     }
 
     pub(crate) fn remove(&mut self, name: &str, random: &Random) -> bool {
-        match self.get(name, random) {
-            Some(entry) => {
-                self.forget(name, entry);
-                true
-            }
-            None => false,
+        self.take(name, random).is_some()
+    }
+
+    /// Forgets `name` and gives what it was tracked as, if it was.
+    pub(crate) fn take(&mut self, name: &str, random: &Random) -> Option<Entry> {
+        if let Some((kind, generation)) = self.runs.take_newest_named(name) {
+            self.len -= 1;
+            return Some(Entry {
+                generation,
+                origin: Origin::Made(kind),
+            });
         }
+        let entry = self.get(name, random)?;
+        self.forget(name, entry);
+        Some(entry)
     }
 
     /// Whether `name` is still tracked as `entry`, which [`get`](Self::get) gave for it.
@@ -759,11 +785,13 @@ impl Tracked {
     }
 
     /// Forgets `name` if it is still tracked as `entry`, which [`get`](Self::get) gave
-    /// for it.
-    pub(crate) fn remove_if(&mut self, name: &str, entry: Entry) {
-        if self.holds(name, entry) {
+    /// for it; whether it was.
+    pub(crate) fn remove_if(&mut self, name: &str, entry: Entry) -> bool {
+        let held = self.holds(name, entry);
+        if held {
             self.forget(name, entry);
         }
+        held
     }
 
     /// Forgets `name`, tracked as `entry`.
@@ -1150,8 +1178,15 @@ mod tests {
                         seen.push(name);
                     }
                     3 | 4 => {
-                        let removed = tracked.remove(&pick, &random);
-                        proptest::prop_assert_eq!(removed, model.remove(&pick).is_some());
+                        let taken = tracked.take(&pick, &random);
+                        proptest::prop_assert_eq!(taken, model.get(&pick).copied());
+                        // With `flag`, put back, as a refused unlink puts it.
+                        match taken {
+                            Some(entry) if flag => tracked.insert(&pick, entry, &random),
+                            _ => {
+                                model.remove(&pick);
+                            }
+                        }
                     }
                     // An entry seen once, perhaps no longer the name's.
                     _ if !history.is_empty() => {
