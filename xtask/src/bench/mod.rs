@@ -14,8 +14,8 @@
 //! make. W3 and W5 time only their loop, and every comparator's setup lies outside it.
 //!
 //! **Ratios.** Within one run every comparator takes its turn (the native ones repetition
-//! by repetition, in an order that rotates from run to run; Python's and duplicity's after
-//! them), so drift hits them alike. A ratio is taken per run, a comparator's time over its
+//! by repetition, forward and then backward, in an order that rotates from run to run;
+//! Python's and duplicity's after them), so drift hits them alike. A ratio is taken per run, a comparator's time over its
 //! baseline's time in that same run, and the table reports the median of those per-run
 //! ratios; times are medians of the runs.
 //!
@@ -44,7 +44,8 @@ usage: cargo xtask bench [--quick] [--json] [--runs K] [--no-python]
                these calls pays), and tempdirs' mkstemp with the floor's unlinks
   --phases K   instead of the table: W1 at N = 1,000, tempdirs and the floor taking
                turns K times, and per phase (directory made, files made, all removed)
-               the median ratio over the pairs, with the quartiles
+               the median ratio over the pairs, with the quartiles; then W2 at
+               N = 1,000, K pairs alike
   --profile WHAT N
                run one workload once, to profile it (strace -c -f, perf stat), in the
                release binary: WHAT is floor-w1, floor-w2, floor-w4, floor-status,
@@ -61,7 +62,7 @@ pub(crate) struct Opts {
     pub runs: usize,
     pub python: bool,
     pub breakdown: bool,
-    /// `--phases K`: pairs to time W1's phases in, instead of the table.
+    /// `--phases K`: pairs to time W1's phases and W2 in, instead of the table.
     pub phases: Option<usize>,
 }
 
@@ -81,6 +82,8 @@ pub(crate) struct Plan {
     /// Files a sample of W1, W2 or W4 is made of at least: the workload is repeated until
     /// it has made that many.
     pub min_files: u64,
+    /// Repetitions a sample of W1, W2 or W4 takes at least, however many files one makes.
+    pub min_reps: u64,
     /// W1's two extra rows (`--breakdown`).
     pub breakdown: bool,
 }
@@ -95,6 +98,7 @@ impl Plan {
                 w4: 2_000,
                 w5: 20_000,
                 min_files: 2_000,
+                min_reps: 1,
                 breakdown: false,
             }
         } else {
@@ -104,10 +108,15 @@ impl Plan {
                 w3: 1_000_000,
                 w4: 10_000,
                 w5: 200_000,
-                // W2 (10,000 files) and W4 (20,000) then take 5 and 3 repetitions a run:
-                // with one or two, one hiccup of a neighbour on this shared machine
-                // decided a run's ratio.
+                // W2 (10,000 files) and W4 (20,000) then take 6 and 4 repetitions a run
+                // (a count above one is rounded up to pairs): with one or two, one hiccup
+                // of a neighbour on this shared machine decided a run's ratio.
                 min_files: 50_000,
+                // W1 at N = 100,000 is then 4 repetitions a run, not 1. Its runs make and
+                // free about 100 MB of the kernel's memory each, and how long that takes
+                // varies with the memory's state, by up to 10% between two runs of the floor
+                // itself: one repetition a run left a run's ratio to chance.
+                min_reps: 4,
                 breakdown: false,
             }
         }
@@ -366,7 +375,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
     }
 }
 
-/// `--phases K`: W1's phases, tempdirs against the floor, printed.
+/// `--phases K`: W1's phases and W2, tempdirs against the floor, printed.
 fn phases(pairs: usize) -> ExitCode {
     const N: u64 = 1_000;
     let root = bench_base()
@@ -381,11 +390,17 @@ fn phases(pairs: usize) -> ExitCode {
     match measured {
         Ok(ratios) => {
             println!(
-                "W1 at N={N}, {pairs} pairs of tempdirs and the floor: median ratio (quartiles)"
+                "W1 and W2 at N={N}, {pairs} pairs each of tempdirs and the floor: median ratio (quartiles)"
             );
-            let names = ["directory made", "files made", "all removed", "all"];
+            let names = [
+                "W1 directory made",
+                "W1 files made",
+                "W1 all removed",
+                "W1 all",
+                "W2 per file",
+            ];
             for (name, [median, q1, q3]) in names.into_iter().zip(ratios) {
-                println!("  {name:<16} {median:.3}x  ({q1:.3}-{q3:.3}x)");
+                println!("  {name:<19} {median:.3}x  ({q1:.3}-{q3:.3}x)");
             }
             ExitCode::SUCCESS
         }

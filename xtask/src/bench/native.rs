@@ -284,32 +284,48 @@ fn tempdirs_w1_phases(root: &Path, n: u64) -> io::Result<[u64; 3]> {
 /// `--phases K`: W1 at `n` files, tempdirs and the floor alternating `pairs` times (who
 /// goes first alternating too, each after [`settle`]), and per phase (directory made,
 /// files made, everything removed, all) the median of tempdirs' time over the floor's in
-/// each pair, with the quartiles. Many short pairs see finer than a few long runs.
-pub(crate) fn phases(root: &Path, n: u64, pairs: usize) -> io::Result<[[f64; 3]; 4]> {
-    let mut ratios: [Vec<f64>; 4] = Default::default();
+/// each pair, with the quartiles; then W2 at `n` files, alike, as a fifth row. Many short
+/// pairs see finer than a few long runs.
+pub(crate) fn phases(root: &Path, n: u64, pairs: usize) -> io::Result<[[f64; 3]; 5]> {
+    let mut ratios: [Vec<f64>; 5] = Default::default();
+    let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
     for pair in 0..pairs {
-        let timed = |workload: fn(&Path, u64) -> io::Result<[u64; 3]>| {
-            settle();
-            workload(root, n)
-        };
-        let (floor, tempdirs) = if pair % 2 == 0 {
-            let floor = timed(floor_w1_phases)?;
-            (floor, timed(tempdirs_w1_phases)?)
-        } else {
-            let tempdirs = timed(tempdirs_w1_phases)?;
-            (timed(floor_w1_phases)?, tempdirs)
-        };
-        let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+        let [floor, tempdirs] = alternated(pair, [floor_w1_phases, tempdirs_w1_phases], root, n)?;
         for (k, ratios) in ratios.iter_mut().take(3).enumerate() {
             ratios.push(ratio(tempdirs[k], floor[k]));
         }
         ratios[3].push(ratio(tempdirs.iter().sum(), floor.iter().sum()));
+    }
+    for pair in 0..pairs {
+        let [floor, tempdirs] = alternated(pair, [floor_w2, tempdirs_w2], root, n)?;
+        ratios[4].push(ratio(tempdirs, floor));
     }
     Ok(ratios.map(|mut ratios| {
         ratios.sort_unstable_by(f64::total_cmp);
         let at = |q: usize| ratios[(ratios.len() - 1) * q / 4];
         [at(2), at(1), at(3)]
     }))
+}
+
+/// One pair of [`phases`]: both workloads, each after [`settle`], the first going first in
+/// even pairs; their results in the order given.
+fn alternated<T>(
+    pair: usize,
+    [a, b]: [fn(&Path, u64) -> io::Result<T>; 2],
+    root: &Path,
+    n: u64,
+) -> io::Result<[T; 2]> {
+    let timed = |workload: fn(&Path, u64) -> io::Result<T>| {
+        settle();
+        workload(root, n)
+    };
+    Ok(if pair.is_multiple_of(2) {
+        let a = timed(a)?;
+        [a, timed(b)?]
+    } else {
+        let b = timed(b)?;
+        [timed(a)?, b]
+    })
 }
 
 fn tempdirs_w2(root: &Path, n: u64) -> io::Result<u64> {
@@ -491,7 +507,7 @@ pub(crate) fn run_once(
         w1.push((TEMPDIRS_FLOOR_UNLINKS, tempdirs_floor_unlinks_w1));
     }
     for &n in &plan.w1 {
-        per_file(root, plan.min_files, run, r, ("W1", n), &w1)?;
+        per_file(root, plan, run, r, ("W1", n), &w1)?;
     }
     let w2: [(&'static str, Workload); 4] = [
         (FLOOR, floor_w2),
@@ -499,7 +515,7 @@ pub(crate) fn run_once(
         (TEMPFILE, tempfile_w2),
         (CAP_TEMPFILE, cap_tempfile_w2),
     ];
-    per_file(root, plan.min_files, run, r, ("W2", plan.w2), &w2)?;
+    per_file(root, plan, run, r, ("W2", plan.w2), &w2)?;
 
     let n = plan.w3;
     settle();
@@ -514,8 +530,7 @@ pub(crate) fn run_once(
         (W4_FLOOR, &|| floor_w4(root, n)),
         (W4_TEMPDIRS, &|| tempdirs_w4(root, n)),
     ];
-    for (comparator, [total, create, clean]) in
-        taking_turns(plan.min_files, 2 * n, run, &comparators, "W4")?
+    for (comparator, [total, create, clean]) in taking_turns(plan, 2 * n, run, &comparators, "W4")?
     {
         let [create_row, clean_row] = if comparator == W4_FLOOR {
             [W4_FLOOR_CREATE, W4_FLOOR_REMOVE]
@@ -541,7 +556,7 @@ pub(crate) fn run_once(
 /// against the floor.
 fn per_file(
     root: &Path,
-    min_files: u64,
+    plan: &Plan,
     run: usize,
     r: &mut Results,
     (workload, n): (&'static str, u64),
@@ -555,7 +570,7 @@ fn per_file(
         .iter()
         .map(|(name, once)| (*name, once as &dyn Fn() -> io::Result<[u64; 1]>))
         .collect();
-    for (comparator, [ns]) in taking_turns(min_files, n, run, &comparators, workload)? {
+    for (comparator, [ns]) in taking_turns(plan, n, run, &comparators, workload)? {
         r.record(row(workload, n, comparator, n, FLOOR), ns);
     }
     Ok(())
@@ -709,24 +724,40 @@ fn settle() {
 }
 
 /// Every comparator's workload of `files` files (timed in `K` phases), repeated until each
-/// has made `min_files` (a run of N = 1,000 lasts about 15 ms, short enough for one hiccup
-/// of a shared machine to move a median). The comparators take turns repetition by
-/// repetition, each after [`settle`]: a comparator and its baseline are measured moments
-/// apart, so that the machine's drift hits both alike. Who goes first rotates with `run`,
-/// so that no comparator always follows the same one. The mean time of one repetition of
-/// each, per phase, in the order given.
+/// has made the plan's `min_files` (a run of N = 1,000 lasts about 15 ms, short enough for
+/// one hiccup of a shared machine to move a median), and at least `min_reps` times, in
+/// pairs where there is more than one repetition. The
+/// comparators take turns repetition by repetition, each after [`settle`]: a comparator
+/// and its baseline are measured moments apart, so that the machine's drift hits both
+/// alike. Every other repetition takes the turns in reverse order (A B C, C B A, …), so
+/// that over a pair of them each comparator sits, on average, at the same moment: a drift
+/// that grows steadily cancels. Who goes first rotates with `run`, so that no comparator
+/// always follows the same one. The mean time of one repetition of each, per phase, in
+/// the order given.
 fn taking_turns<const K: usize>(
-    min_files: u64,
+    plan: &Plan,
     files: u64,
     run: usize,
     comparators: &[Comparator<'_, K>],
     workload: &str,
 ) -> Result<Vec<(&'static str, [u64; K])>, String> {
-    let reps = min_files.div_ceil(files.max(1));
-    let mut total = vec![[0; K]; comparators.len()];
-    for _ in 0..reps {
-        for turn in 0..comparators.len() {
-            let i = (run + turn) % comparators.len();
+    let reps = plan.min_files.div_ceil(files.max(1)).max(plan.min_reps);
+    // Pairs of a forward and a reverse repetition, where there is more than one.
+    let reps = if reps > 1 {
+        reps.next_multiple_of(2)
+    } else {
+        reps
+    };
+    let count = comparators.len();
+    let mut total = vec![[0; K]; count];
+    for rep in 0..reps {
+        for turn in 0..count {
+            let turn = if rep.is_multiple_of(2) {
+                turn
+            } else {
+                count - 1 - turn
+            };
+            let i = (run + turn) % count;
             let ((comparator, once), sums) = (&comparators[i], &mut total[i]);
             settle();
             let phases = once().map_err(|e| format!("{comparator} {workload}: {e}"))?;
