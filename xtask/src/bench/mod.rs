@@ -15,9 +15,9 @@
 //!
 //! **Ratios.** Within one run every comparator takes its turn (the native ones repetition
 //! by repetition, forward and then backward, in an order that rotates from run to run;
-//! Python's and duplicity's after them), so drift hits them alike. A ratio is taken per run, a comparator's time over its
-//! baseline's time in that same run, and the table reports the median of those per-run
-//! ratios; times are medians of the runs.
+//! Python's and duplicity's after them), so drift hits them alike. A ratio is taken per
+//! run, a comparator's time over its baseline's time in that same run, and the table
+//! reports the median of those per-run ratios; times are medians of the runs.
 //!
 //! A debug build of xtask (what `cargo xtask` runs) only re-invokes itself built with
 //! `--release`: timing unoptimised code would measure the compiler, not the library.
@@ -114,8 +114,8 @@ impl Plan {
                 min_files: 50_000,
                 // W1 at N = 100,000 is then 4 repetitions a run, not 1. Its runs make and
                 // free about 100 MB of the kernel's memory each, and how long that takes
-                // varies with the memory's state, by up to 10% between two runs of the floor
-                // itself: one repetition a run left a run's ratio to chance.
+                // varies with the memory's state, by up to 10% between two runs of the
+                // floor itself: one repetition a run left a run's ratio to chance.
                 min_reps: 4,
                 breakdown: false,
             }
