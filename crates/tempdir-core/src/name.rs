@@ -620,15 +620,24 @@ impl Runs {
     /// Removes the newest generation if `name` is the name kept for it: what `remove`
     /// right after `mkstemp` asks, answered with one look at the names.
     fn take_newest_named(&mut self, name: &str) -> Option<(Kind, u64)> {
-        let (kind, generation) = self.newest_named(name)?;
-        let (start, run) = self.newest.as_mut()?;
-        run.end = generation;
-        self.names.truncate(self.names.len() - name.len());
-        if *start == generation {
+        let newest = self.newest_named(name)?;
+        self.pop_newest(name.len());
+        Some(newest)
+    }
+
+    /// Removes the newest run's last generation, whose name, where the names are kept,
+    /// is the last `len` bytes of them. An emptied run goes.
+    fn pop_newest(&mut self, len: usize) {
+        let Some((start, run)) = &mut self.newest else {
+            return;
+        };
+        run.end -= 1;
+        if *start == run.end {
             self.newest = None;
             self.forget_names();
+        } else if self.named {
+            self.names.truncate(self.names.len() - len);
         }
-        Some((kind, generation))
     }
 
     /// Whether `generation` is there, made as `kind`.
@@ -658,10 +667,7 @@ impl Runs {
             let Run { end, kind } = *run;
             let len = made_len(kind, generation);
             if generation + 1 == end {
-                run.end = generation;
-                if self.named {
-                    self.names.truncate(self.names.len() - len);
-                }
+                self.pop_newest(len);
             } else if *start == generation {
                 *start = generation + 1;
                 if self.named {
@@ -681,12 +687,6 @@ impl Runs {
                     },
                 );
                 *start = generation + 1;
-                self.forget_names();
-            }
-            if let Some((start, run)) = self.newest
-                && start == run.end
-            {
-                self.newest = None;
                 self.forget_names();
             }
             return;
