@@ -726,14 +726,13 @@ fn settle() {
 /// Every comparator's workload of `files` files (timed in `K` phases), repeated until each
 /// has made the plan's `min_files` (a run of N = 1,000 lasts about 15 ms, short enough for
 /// one hiccup of a shared machine to move a median), and at least `min_reps` times, in
-/// pairs where there is more than one repetition. The
-/// comparators take turns repetition by repetition, each after [`settle`]: a comparator
-/// and its baseline are measured moments apart, so that the machine's drift hits both
-/// alike. Every other repetition takes the turns in reverse order (A B C, C B A, …), so
-/// that over a pair of them each comparator sits, on average, at the same moment: a drift
-/// that grows steadily cancels. Who goes first rotates with `run`, so that no comparator
-/// always follows the same one. The mean time of one repetition of each, per phase, in
-/// the order given.
+/// pairs where there is more than one repetition. The comparators take turns repetition by
+/// repetition, each after [`settle`]: a comparator and its baseline are measured moments
+/// apart, so that the machine's drift hits both alike. Every other repetition takes the
+/// turns in reverse order (A B C, C B A, …), so that over a pair of them each comparator
+/// sits, on average, at the same moment: a drift that grows steadily cancels. Who goes
+/// first rotates with `run`, so that no comparator always follows the same one. The mean
+/// time of one repetition of each, per phase, in the order given.
 fn taking_turns<const K: usize>(
     plan: &Plan,
     files: u64,
