@@ -40,6 +40,7 @@ mod dir;
 mod error;
 mod name;
 mod named;
+mod sip;
 
 pub use backend::{Backend, FileId, FileKind, Meta, OpenRoot};
 pub use buf_file::BufFile;

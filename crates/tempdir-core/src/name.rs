@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::path::Path;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::Error;
+use crate::sip;
 
 /// The longest file name most filesystems take (`NAME_MAX` on Linux), in bytes.
 pub(crate) const NAME_MAX: usize = 255;
@@ -276,26 +277,18 @@ impl FreshName {
     }
 }
 
-/// Where the random parts of one instance's names come from: SipHash, keyed from the
-/// operating system's randomness (std's [`RandomState`]). Other processes cannot predict
-/// a name, and no name costs a syscall. With a seed (a backend whose runs must replay) the
-/// keys are fixed and the seed is mixed in instead.
+/// Where the random parts of one instance's names come from: SipHash-1-3 under a key
+/// drawn from the operating system's randomness (through std's [`RandomState`]). Other
+/// processes cannot predict a name, and no name costs a syscall. With a seed (a backend
+/// whose runs must replay) the key is the seed's.
 ///
 /// The random part of a file's name is a function of its generation
 /// ([`of_generation`](Self::of_generation)): the tracked set can make a name again from
 /// its generation instead of keeping it.
 pub(crate) struct Random {
-    keys: Keys,
-    /// The seed, or the process id: a child forked before the first instance inherits the
-    /// keys std hands out, and must not repeat its parent's names.
-    salt: u64,
+    key: sip::Key,
     /// How many [`fresh`](Self::fresh) values were drawn.
     drawn: AtomicU64,
-}
-
-enum Keys {
-    Os(RandomState),
-    Seeded(BuildHasherDefault<DefaultHasher>),
 }
 
 /// Set in the values hashed for what is not a file, to keep them apart from generations
@@ -304,13 +297,19 @@ const NOT_A_FILE: u64 = 1 << 63;
 
 impl Random {
     pub(crate) fn new(seed: Option<u64>) -> Self {
-        let (keys, salt) = match seed {
-            Some(seed) => (Keys::Seeded(BuildHasherDefault::default()), seed),
-            None => (Keys::Os(RandomState::new()), u64::from(process_id())),
+        let key = match seed {
+            Some(seed) => [seed, 0],
+            None => {
+                // std's keys, hashed with the process id: a child forked before the first
+                // instance inherits the keys std hands out, and must not repeat its
+                // parent's names.
+                let keys = RandomState::new();
+                let pid = process_id();
+                [keys.hash_one((pid, 0u8)), keys.hash_one((pid, 1u8))]
+            }
         };
         Random {
-            keys,
-            salt,
+            key,
             drawn: AtomicU64::new(0),
         }
     }
@@ -319,23 +318,13 @@ impl Random {
     #[inline]
     pub(crate) fn of_generation(&self, generation: u64) -> u64 {
         debug_assert!(generation < NOT_A_FILE);
-        self.hash(generation)
+        sip::sip13(self.key, [generation])
     }
 
     /// 64 fresh bits, for what is named once: the directory, a cleanup's aside name.
     pub(crate) fn fresh(&self) -> u64 {
         let n = self.drawn.fetch_add(1, Ordering::Relaxed);
-        self.hash(n | NOT_A_FILE)
-    }
-
-    /// The salt and `value` hashed as one 16-byte word: one pass of SipHash's input loop.
-    #[inline]
-    fn hash(&self, value: u64) -> u64 {
-        let input = u128::from(self.salt) << 64 | u128::from(value);
-        match &self.keys {
-            Keys::Os(keys) => keys.hash_one(input),
-            Keys::Seeded(keys) => keys.hash_one(input),
-        }
+        sip::sip13(self.key, [n | NOT_A_FILE])
     }
 }
 

@@ -128,8 +128,8 @@ fn random_part(name: &str) -> String {
 
 /// Instances and `mkstemp` names in one shared root, from this process and from a child:
 /// no random part is ever the same. (A re-executed child is a fresh process with fresh
-/// `RandomState` keys; a forked one would share the keys, and the core mixes the process
-/// id into every name for that case.)
+/// `RandomState` keys; a forked one would share them, and the core mixes the process id
+/// into every instance's key for that case.)
 #[test]
 fn a_child_process_never_repeats_the_parents_names() {
     const DIRS: usize = 40;
