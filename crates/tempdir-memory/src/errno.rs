@@ -61,6 +61,8 @@ pub enum Errno {
     EMLINK = 31,
     /// File name too long (36).
     ENAMETOOLONG = 36,
+    /// Function not implemented (38): a call a seccomp filter older than it refuses.
+    ENOSYS = 38,
     /// Directory not empty (39).
     ENOTEMPTY = 39,
     /// Too many levels of symbolic links (40): a loop, or `O_NOFOLLOW` on a symlink.
@@ -102,6 +104,7 @@ impl Errno {
             Errno::EROFS => "EROFS",
             Errno::EMLINK => "EMLINK",
             Errno::ENAMETOOLONG => "ENAMETOOLONG",
+            Errno::ENOSYS => "ENOSYS",
             Errno::ENOTEMPTY => "ENOTEMPTY",
             Errno::ELOOP => "ELOOP",
             Errno::EOPNOTSUPP => "EOPNOTSUPP",
@@ -150,7 +153,7 @@ impl Errno {
             Errno::EMLINK => K::TooManyLinks,
             Errno::ENOTEMPTY => K::DirectoryNotEmpty,
             Errno::EDQUOT => K::QuotaExceeded,
-            Errno::EOPNOTSUPP => K::Unsupported,
+            Errno::ENOSYS | Errno::EOPNOTSUPP => K::Unsupported,
             // `FilesystemLoop` and `NotSeekable` are unstable and `InvalidFilename` newer
             // than our MSRV; std says `Uncategorized` for the rest. `Other` is the closest we
             // may name.
@@ -165,7 +168,7 @@ impl Errno {
     }
 }
 
-const ALL: [Errno; 26] = [
+const ALL: [Errno; 27] = [
     Errno::EPERM,
     Errno::ENOENT,
     Errno::EINTR,
@@ -188,6 +191,7 @@ const ALL: [Errno; 26] = [
     Errno::EROFS,
     Errno::EMLINK,
     Errno::ENAMETOOLONG,
+    Errno::ENOSYS,
     Errno::ENOTEMPTY,
     Errno::ELOOP,
     Errno::EOPNOTSUPP,
