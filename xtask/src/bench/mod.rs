@@ -39,9 +39,10 @@ usage: cargo xtask bench [--quick] [--json] [--runs K] [--no-python]
   --runs K     runs per measurement (default 5, --quick 3); ratios are the median of
                the per-run ratios
   --no-python  skip Python's tempfile and duplicity
-  --breakdown  add two rows to W1 that split tempdirs' distance to the floor: the floor
-               with unguessable names, a path per file and locks (what any library with
-               these calls pays), and tempdirs' mkstemp with the floor's unlinks
+  --breakdown  add rows that split tempdirs' distance to the floor: to W1 and W2, the
+               floor with unguessable names, a path per file, locks and tracking (what
+               any library with these calls pays); to W1, tempdirs' mkstemp with the
+               floor's unlinks
   --phases K   instead of the table: W1 at N = 1,000, tempdirs and the floor taking
                turns K times, and per phase (directory made, files made, all removed)
                the median ratio over the pairs, with the quartiles; then W2 at
@@ -49,7 +50,8 @@ usage: cargo xtask bench [--quick] [--json] [--runs K] [--no-python]
   --profile WHAT N
                run one workload once, to profile it (strace -c -f, perf stat), in the
                release binary: WHAT is floor-w1, floor-w2, floor-w4, floor-status,
-               tempdirs-w1, tempdirs-w2, tempdirs-w3, tempdirs-w4 or tempdirs-status
+               floor-as-library-w2, tempdirs-w1, tempdirs-w2, tempdirs-w3, tempdirs-w4
+               or tempdirs-status
 
 The SVG plot and the JSON are also written to <target dir>/bench/.
 ";
@@ -84,7 +86,7 @@ pub(crate) struct Plan {
     pub min_files: u64,
     /// Repetitions a sample of W1, W2 or W4 takes at least, however many files one makes.
     pub min_reps: u64,
-    /// W1's two extra rows (`--breakdown`).
+    /// The extra rows of W1 and W2 (`--breakdown`).
     pub breakdown: bool,
 }
 

@@ -120,31 +120,56 @@ fn floor_w1_phases(root: &Path, n: u64) -> io::Result<[u64; 3]> {
     Ok([set_up, made - set_up, all - made])
 }
 
-/// `--breakdown`: the floor's loop with what any library with tempdirs' calls pays and
-/// the floor does not: unguessable names (SipHash of a counter, the same form as
-/// tempdirs'), a path allocated for each file and handed back, the locks a shared
-/// instance needs, and each name made again at cleanup.
-fn floor_as_library_w1(root: &Path, n: u64) -> io::Result<u64> {
-    use std::hash::BuildHasher as _;
-    use std::sync::{Mutex, RwLock};
-    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let keys = std::collections::hash_map::RandomState::new();
-    let dir_path = format!("{}/floor-as-library", utf8(root)?);
-    let path_of = |i: u64| {
-        let mut path = String::with_capacity(dir_path.len() + 40);
-        path.push_str(&dir_path);
+/// `--breakdown`: names and paths as any library with tempdirs' calls makes them:
+/// unguessable (SipHash of a counter, the same form as tempdirs'), each in a path of its
+/// own, allocated and handed back.
+struct LibraryNames {
+    keys: std::collections::hash_map::RandomState,
+    dir_path: String,
+}
+
+impl LibraryNames {
+    fn new(root: &Path, tag: &str) -> io::Result<LibraryNames> {
+        Ok(LibraryNames {
+            keys: std::collections::hash_map::RandomState::new(),
+            dir_path: format!("{}/floor-{tag}", utf8(root)?),
+        })
+    }
+
+    /// The path of the `i`-th name, and where in it the name starts.
+    fn path_of(&self, i: u64) -> (String, usize) {
+        use std::fmt::Write as _;
+        use std::hash::BuildHasher as _;
+        const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut path = String::with_capacity(self.dir_path.len() + 40);
+        path.push_str(&self.dir_path);
         path.push('/');
         let name_at = path.len();
         path.push_str("mkstemp-");
-        let mut bits = keys.hash_one(i);
+        let mut bits = self.keys.hash_one(i);
         for _ in 0..8 {
             path.push(char::from(ALPHABET[(bits % 36) as usize]));
             bits /= 36;
         }
         path.push('-');
-        path.push_str(&i.to_string());
+        let _ = write!(path, "{i}");
         (path, name_at)
-    };
+    }
+}
+
+/// Takes the lock around what a library tracks (a poisoned one too).
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `--breakdown`: the floor's loop with what any library with tempdirs' calls pays and
+/// the floor does not: [`LibraryNames`], the locks a shared instance needs, and each
+/// name made again at cleanup.
+fn floor_as_library_w1(root: &Path, n: u64) -> io::Result<u64> {
+    use std::sync::{Mutex, RwLock};
+    let names = LibraryNames::new(root, "as-library")?;
     let (gate, tracked) = (RwLock::new(()), Mutex::new(0..0));
     let t = Instant::now();
     let dir = FloorDir::make(root, "as-library")?;
@@ -152,17 +177,62 @@ fn floor_as_library_w1(root: &Path, n: u64) -> io::Result<u64> {
         let _open = gate
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (path, name_at) = path_of(i);
+        let (path, name_at) = names.path_of(i);
         dir.create(&path[name_at..])?;
-        tracked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .end = i + 1;
+        lock(&tracked).end = i + 1;
         black_box(path);
     }
     for i in 0..n {
-        let (path, name_at) = path_of(i);
+        let (path, name_at) = names.path_of(i);
         dir.unlink(&path[name_at..])?;
+    }
+    dir.remove()?;
+    Ok(elapsed(t))
+}
+
+/// `--breakdown`: W2's floor with what any library with tempdirs' calls pays per file:
+/// the name and path of [`LibraryNames`] and the create under the locks, the name kept
+/// as the newest tracked; then, from the path handed back, the directory's part and the
+/// name compared with what is kept and forgotten, the unlink, the path freed. No UTF-8
+/// check: a library could compare the bytes it is handed back.
+fn floor_as_library_w2(root: &Path, n: u64) -> io::Result<u64> {
+    use std::sync::{Mutex, RwLock};
+    let names = LibraryNames::new(root, "as-library-w2")?;
+    let (gate, newest) = (RwLock::new(()), Mutex::new(String::new()));
+    let t = Instant::now();
+    let dir = FloorDir::make(root, "as-library-w2")?;
+    for i in 0..n {
+        let path = {
+            let _open = gate
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (path, name_at) = names.path_of(i);
+            dir.create(&path[name_at..])?;
+            let mut newest = lock(&newest);
+            newest.clear();
+            newest.push_str(&path[name_at..]);
+            black_box(path)
+        };
+        let _open = gate
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let given = Path::new(&path).as_os_str().as_encoded_bytes();
+        let name = given
+            .strip_prefix(names.dir_path.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b"/"))
+            .ok_or_else(|| io::Error::other("floor as a library: not in the directory"))?;
+        let taken = {
+            let mut newest = lock(&newest);
+            let tracked = newest.as_bytes() == name;
+            if tracked {
+                newest.clear();
+            }
+            tracked
+        };
+        if !taken {
+            return Err(io::Error::other("floor as a library: not tracked"));
+        }
+        dir.unlink(&path[path.len() - name.len()..])?;
     }
     dir.remove()?;
     Ok(elapsed(t))
@@ -509,12 +579,15 @@ pub(crate) fn run_once(
     for &n in &plan.w1 {
         per_file(root, plan, run, r, ("W1", n), &w1)?;
     }
-    let w2: [(&'static str, Workload); 4] = [
+    let mut w2: Vec<(&'static str, Workload)> = vec![
         (FLOOR, floor_w2),
         (TEMPDIRS, tempdirs_w2),
         (TEMPFILE, tempfile_w2),
         (CAP_TEMPFILE, cap_tempfile_w2),
     ];
+    if plan.breakdown {
+        w2.push((FLOOR_AS_LIBRARY, floor_as_library_w2));
+    }
     per_file(root, plan, run, r, ("W2", plan.w2), &w2)?;
 
     let n = plan.w3;
@@ -797,6 +870,7 @@ pub(crate) fn profile(what: &str, n: &str, base: &Path) -> ExitCode {
     let outcome = match what {
         "floor-w1" => floor_w1(&root, n),
         "floor-w2" => floor_w2(&root, n),
+        "floor-as-library-w2" => floor_as_library_w2(&root, n),
         "floor-w4" => floor_w4(&root, n).map(|[total, ..]| total),
         "floor-status" => floor_status(&root, n),
         "tempdirs-w1" => tempdirs_w1(&root, n),
