@@ -529,6 +529,11 @@ impl<B: Backend> TemporaryDirectory<B> {
     ///
     /// [`Error::CleanedUp`]; [`Error::Reaped`] or [`Error::Replaced`] when the create failed
     /// because the directory is gone; [`Error::TooManyCollisions`]; [`Error::Io`].
+    // `#[inline]`, as `remove`: the hint lets the compiler build each into the caller's
+    // code and fold the layers under it together. In the bench's W2 loop it took `remove`
+    // whole, and the pair measured 2-3% of a create and an unlink closer to the floor
+    // (`--phases`), with W1 unchanged.
+    #[inline]
     pub fn mkstemp(&self) -> Result<(B::File, Utf8PathBuf), Error> {
         let (file, fresh, _) = self.create_fresh(&FileSpec::of(Kind::Mkstemp))?;
         Ok((file, fresh.path))
@@ -818,6 +823,7 @@ impl<B: Backend> TemporaryDirectory<B> {
     /// [`Error::NotTracked`] for a name this instance does not track (nothing is removed);
     /// [`Error::Io`] with [`Op::RemoveFile`] when the unlink is refused (a directory or a
     /// mount point at the name): the name stays tracked.
+    #[inline]
     pub fn remove(&self, name: impl AsRef<Path>) -> Result<(), Error> {
         let given = name.as_ref();
         let name = name::candidate_name(&self.path, given)?;
