@@ -660,9 +660,10 @@ fn cleanup_never_removes_a_directory_it_cannot_verify() {
 }
 
 /// A sandbox (seccomp, a container's policy) may refuse to let the process look at names
-/// in the root: `EPERM` or `EACCES`, or `ENOSYS` from a filter older than the call. That is no evidence of a reaper or an attacker: files still go through the
-/// handle, the directory is `Intact`, cleanup removes every file, and only the directory,
-/// which cannot be verified, waits for a retry.
+/// in the root: `EPERM` or `EACCES`, or `ENOSYS` from a filter older than the call. That
+/// is no evidence of a reaper or an attacker: files still go through the handle, the
+/// directory is `Intact`, cleanup removes every file, and only the directory, which cannot
+/// be verified, waits for a retry.
 #[test]
 fn a_sandbox_refusing_lookups_in_the_root_is_no_false_alarm() {
     for errno in [Errno::EPERM, Errno::EACCES, Errno::ENOSYS] {
