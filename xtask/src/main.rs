@@ -17,6 +17,7 @@ mod wasi;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 const USAGE: &str = "usage: cargo xtask <command> [args]
 
@@ -50,6 +51,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Takes `m`'s lock, poisoned or not: a thread that panicked holding it fails its own
+/// run, and the others still report.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The workspace's root directory.

@@ -19,6 +19,7 @@ use tempdir_cap_std::CapStdBackend;
 use tempdir_core::TemporaryDirectory;
 
 use super::{Memory, Plan, Results, Row};
+use crate::lock;
 
 type Tmp = TemporaryDirectory<CapStdBackend>;
 
@@ -155,13 +156,6 @@ impl LibraryNames {
         let _ = write!(path, "{i}");
         (path, name_at)
     }
-}
-
-/// Takes the lock around what a library tracks (a poisoned one too).
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// `--breakdown`: the floor's loop with what any library with tempdirs' calls pays and

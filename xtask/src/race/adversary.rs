@@ -9,7 +9,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::env::{Env, Outside};
 use super::plan::Adv;
 use super::reaper::Kind;
-use super::victim::{Published, Shared, lock};
+use super::victim::{Published, Shared};
+use crate::lock;
 
 /// The attacker's own files: how it fills a name, and what a victim write into one
 /// changes.

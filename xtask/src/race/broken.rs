@@ -16,7 +16,7 @@ use tempdir_core::{Backend, FileId, FileKind, Meta};
 use tempdir_memory::{MemoryBackend, MemoryDir, MemoryFile, MemoryFs};
 
 use super::env::Outside;
-use super::victim::lock;
+use crate::lock;
 
 /// One defence taken out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -28,7 +28,7 @@ use rustix::fs::{Timespec, UTIME_NOW};
 
 use super::env::{ATTACKER_UID, BYSTANDER_AGE, BYSTANDER_UID, Env, HOME_AGE, Outside, layout};
 use super::reaper::{Kind, ReaperFs, Stat};
-use super::victim::lock;
+use crate::lock;
 
 /// The epochs of the virtual clock: `(first real instant, skip in force)`.
 struct Clock {

@@ -14,7 +14,8 @@ use super::real::RealKind;
 use super::reaper::{DryRun, Reaper};
 use super::scenario::Act;
 use super::sched::Sched;
-use super::victim::{Published, Shared, Victim, VictimLog, lock};
+use super::victim::{Published, Shared, Victim, VictimLog};
+use crate::lock;
 
 /// The reaper of a run.
 pub enum ReaperRun<'a> {

@@ -27,7 +27,8 @@ use super::plan::{self, Adv, Model, Plan, ReaperChoice};
 use super::reaper::{Kind, Reaper};
 use super::scenario::{Act, SCENARIOS, Scenario};
 use super::sched::{Sched, SplitMix64};
-use super::victim::{HandleVictim, PathVictim, Probe, Shared, Victim, VictimLog, lock};
+use super::victim::{HandleVictim, PathVictim, Probe, Shared, Victim, VictimLog};
+use crate::lock;
 
 /// A free-running row.
 #[derive(Clone, Debug)]

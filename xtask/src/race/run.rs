@@ -20,7 +20,8 @@ use super::plan::{Job, Model, Plan, ReaperChoice};
 use super::real::RealKind;
 use super::reaper::Reaper;
 use super::sched::{Sched, SplitMix64};
-use super::victim::{HandleVictim, PathVictim, Probe, lock};
+use super::victim::{HandleVictim, PathVictim, Probe};
+use crate::lock;
 
 /// One seed of a row.
 #[derive(Clone, Debug)]

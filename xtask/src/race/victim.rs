@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use tempdir_core::{Backend, DirStatus, Error, FileId, FileKind, Meta, TemporaryDirectory};
@@ -10,6 +10,7 @@ use tempdir_core::{Backend, DirStatus, Error, FileId, FileKind, Meta, TemporaryD
 use super::env::Outside;
 use super::scenario::Act;
 use super::sched::{Sched, SplitMix64};
+use crate::lock;
 
 /// What the victim made public: the attacker's oracle (a worst-case attacker learns the
 /// names from `ps`, logs, or by listing a directory it can read).
@@ -40,10 +41,6 @@ pub struct VictimLog {
 }
 
 pub type Shared<T> = Arc<Mutex<T>>;
-
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// A victim model.
 pub trait Victim {
